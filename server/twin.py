@@ -1,0 +1,352 @@
+"""The live state ("digital twin") of one centre: zones, devices, nodes and people.
+
+The twin is pure state: ingest hands it decoded messages, the custody API hands it intakes
+and releases, and it answers what changed.  It does no I/O and reads no clock: every call
+takes ``now`` (seconds since the epoch, real time), so tests drive it with a virtual clock.
+
+Rules read the twin; they never change it (server/rules/engine.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from protocol.messages import (
+    DeviceBirth,
+    DeviceData,
+    DeviceEvent,
+    DeviceLost,
+    Message,
+    NodeBirth,
+    NodeDeath,
+    NodeHeartbeat,
+)
+from protocol.profiles import ProfileSet
+from protocol.site import SiteConfig, ZoneConfig
+from protocol.timing import scaled_interval
+from protocol.topics import Topic
+from server.errors import UnknownIdentity
+
+log = logging.getLogger(__name__)
+
+Role = Literal["suspect", "officer", "guard", "guardian", "lawyer", "visitor"]
+STAFF_ROLES: frozenset[str] = frozenset({"officer", "guard"})
+DeviceStatus = Literal["unknown", "online", "offline", "stale", "maintenance"]
+
+# A node or device is declared silent after this many heartbeat intervals without a word.
+NODE_SILENCE_FACTOR = 3.0
+DEVICE_STALE_FACTOR = 2.5
+
+
+@dataclass(slots=True)
+class PersonState:
+    id: str
+    role: Role
+    sex: Literal["male", "female"] | None = None
+    age: int | None = None
+    case: str | None = None
+    custody_basis: str | None = None  # legal basis of the custody clock
+    custody_start: float | None = None
+    in_custody: bool = False
+    released_at: float | None = None
+    searched: bool = False
+    searched_at: float | None = None
+    tag: str | None = None  # wristband or badge id
+    name: str = ""
+    zone: str | None = None
+    zone_since: float | None = None
+    timeline: list[tuple[str, float, float | None]] = field(default_factory=list)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_juvenile(self) -> bool:
+        return self.age is not None and self.age < 18
+
+
+@dataclass(slots=True)
+class DeviceState:
+    id: str
+    profile: str
+    zone: str
+    node: str
+    heartbeat_s: float  # the profile's interval, already scaled by the site speed
+    status: DeviceStatus = "unknown"
+    born: bool = False
+    last_seen: float | None = None
+    metrics: dict[str, object] = field(default_factory=dict)
+    maintenance: bool = False
+    lost_reason: str = ""
+
+
+@dataclass(slots=True)
+class NodeState:
+    id: str
+    kind: str
+    heartbeat_s: float
+    online: bool = False
+    ever_seen: bool = False
+    bdseq: int | None = None
+    next_seq: int = 0
+    last_seen: float | None = None
+    born_at: float | None = None
+    died_at: float | None = None
+    outbox: int = 0
+
+
+@dataclass(slots=True)
+class ZoneState:
+    config: ZoneConfig
+    occupants: set[str] = field(default_factory=set)  # person ids
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one call changed: the rules re-evaluate these, the hub pushes them."""
+
+    zones: set[str] = field(default_factory=set)
+    devices: set[str] = field(default_factory=set)
+    nodes: set[str] = field(default_factory=set)
+    people: set[str] = field(default_factory=set)
+    rebirth: bool = False  # the node's session is out of step: ask it for a rebirth
+    stale: bool = False  # the message belongs to an old session and was ignored
+
+    def merge(self, other: Changes) -> Changes:
+        self.zones |= other.zones
+        self.devices |= other.devices
+        self.nodes |= other.nodes
+        self.people |= other.people
+        self.rebirth |= other.rebirth
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.zones or self.devices or self.nodes or self.people)
+
+
+class Twin:
+    def __init__(self, site: SiteConfig, profiles: ProfileSet, speed: float = 1.0) -> None:
+        self.site = site
+        self.speed = speed
+        self.started_at: float | None = None
+        self.zones: dict[str, ZoneState] = {z.id: ZoneState(z) for z in site.zones}
+        self.devices: dict[str, DeviceState] = {
+            d.id: DeviceState(d.id, d.profile, d.zone, d.node,
+                              heartbeat_s=scaled_interval(profiles[d.profile].heartbeat_s, speed))
+            for d in site.devices()
+        }
+        self.nodes: dict[str, NodeState] = {
+            n.id: NodeState(n.id, n.kind, heartbeat_s=scaled_interval(n.heartbeat_s, speed))
+            for n in site.nodes
+        }
+        self.people: dict[str, PersonState] = {}
+        self.tags: dict[str, str] = {}  # tag id -> person id
+        self.unknown_tags: dict[str, str] = {}  # tag id -> zone last seen
+
+    # ------------------------------------------------------------------ people
+
+    def register(self, person: PersonState, now: float) -> Changes:
+        """Add or replace a person (staff badge or custody intake); binds their tag."""
+        old = self.people.get(person.id)
+        if old is not None:
+            person.zone, person.zone_since, person.timeline = old.zone, old.zone_since, old.timeline
+            if old.tag and old.tag != person.tag:
+                self.tags.pop(old.tag, None)
+        self.people[person.id] = person
+        changes = Changes(people={person.id})
+        if person.tag:
+            self.tags[person.tag] = person.id
+            pending_zone = self.unknown_tags.pop(person.tag, None)
+            if pending_zone and person.zone is None:
+                changes.merge(self._move(person, pending_zone, now))
+        if person.zone:
+            changes.zones.add(person.zone)
+        return changes
+
+    def release(self, person_id: str, now: float) -> Changes:
+        person = self.people[person_id]
+        person.in_custody = False
+        person.released_at = now
+        changes = Changes(people={person_id})
+        if person.zone:
+            changes.zones.add(person.zone)
+        return changes
+
+    def mark_searched(self, person_id: str, now: float) -> Changes:
+        person = self.people[person_id]
+        person.searched, person.searched_at = True, now
+        return Changes(people={person_id}, zones={person.zone} if person.zone else set())
+
+    def _move(self, person: PersonState, zone: str | None, now: float) -> Changes:
+        changes = Changes(people={person.id})
+        if person.zone == zone:
+            return changes
+        if person.zone is not None:
+            self.zones[person.zone].occupants.discard(person.id)
+            changes.zones.add(person.zone)
+            if person.timeline and person.timeline[-1][2] is None:
+                z, since, _ = person.timeline[-1]
+                person.timeline[-1] = (z, since, now)
+        person.zone, person.zone_since = zone, now
+        if zone is not None:
+            self.zones[zone].occupants.add(person.id)
+            changes.zones.add(zone)
+            person.timeline.append((zone, now, None))
+        return changes
+
+    def occupants(self, zone_id: str) -> Iterable[PersonState]:
+        return (self.people[p] for p in self.zones[zone_id].occupants)
+
+    # ------------------------------------------------------------------ messages
+
+    def apply(self, topic: Topic, msg: Message, now: float) -> Changes:
+        """Apply one decoded uplink message.  Raises UnknownIdentity for strangers."""
+        assert topic.node is not None
+        node = self.nodes.get(topic.node)
+        if node is None:
+            raise UnknownIdentity("unknown_node", topic.node)
+        if isinstance(msg, NodeDeath):
+            return self._node_death(node, msg, now)
+        if isinstance(msg, NodeBirth):
+            return self._node_birth(node, msg, now)
+        changes = Changes(nodes={node.id})
+        seq = getattr(msg, "seq", None)
+        if not node.online or node.bdseq is None:
+            # Data from a node we hold no birth for (we restarted, or its birth was lost).
+            changes.rebirth = True
+        elif seq is not None:
+            if seq != node.next_seq:
+                log.info("node %s: sequence gap (expected %d, got %d); asking for rebirth",
+                         node.id, node.next_seq, seq)
+                changes.rebirth = True
+            node.next_seq = seq + 1
+        node.last_seen = now
+        if isinstance(msg, NodeHeartbeat):
+            node.outbox = msg.outbox
+            return changes
+        if topic.device is None:
+            return changes
+        device = self.devices.get(topic.device)
+        if device is None:
+            raise UnknownIdentity("unknown_device", topic.device)
+        if device.node != node.id:
+            raise UnknownIdentity("wrong_node", f"{topic.device} belongs to {device.node}")
+        return changes.merge(self._device_message(device, msg, now))
+
+    def _node_birth(self, node: NodeState, msg: NodeBirth, now: float) -> Changes:
+        if not node.online:
+            log.info("node %s online (bdseq %d)", node.id, msg.bdseq)
+        node.online, node.ever_seen = True, True
+        node.bdseq, node.next_seq = msg.bdseq, msg.seq + 1
+        node.born_at = node.last_seen = now
+        node.heartbeat_s = scaled_floor(msg.heartbeat_s)
+        changes = Changes(nodes={node.id})
+        # Devices announced now must follow with their own births; until then unknown.
+        for d in self.devices.values():
+            if d.node == node.id and d.born:
+                d.born = False
+        return changes
+
+    def _node_death(self, node: NodeState, msg: NodeDeath, now: float) -> Changes:
+        if node.bdseq is not None and msg.bdseq != node.bdseq:
+            log.info("node %s: ignoring death of old session %d (current %d)",
+                     node.id, msg.bdseq, node.bdseq)
+            return Changes(stale=True)
+        return self._node_lost(node, now)
+
+    def _node_lost(self, node: NodeState, now: float) -> Changes:
+        if node.online:
+            log.warning("node %s offline", node.id)
+        node.online, node.died_at = False, now
+        changes = Changes(nodes={node.id})
+        for d in self.devices.values():
+            if d.node == node.id and d.status not in ("offline", "unknown"):
+                d.status = "offline"
+                changes.devices.add(d.id)
+                changes.zones.add(d.zone)
+        return changes
+
+    def _device_message(self, device: DeviceState, msg: Message, now: float) -> Changes:
+        changes = Changes(devices={device.id}, zones={device.zone})
+        device.last_seen = now
+        if isinstance(msg, DeviceLost):
+            device.status, device.lost_reason = "offline", msg.reason
+            log.warning("device %s lost: %s", device.id, msg.reason)
+            return changes
+        if isinstance(msg, DeviceBirth):
+            device.born = True
+            device.metrics = dict(msg.metrics)
+        elif isinstance(msg, DeviceData):
+            device.metrics.update(msg.metrics)
+        elif isinstance(msg, DeviceEvent):
+            device.metrics.update(msg.metrics)
+            changes.merge(self._event(device, msg, now))
+        if device.status != "online":
+            log.info("device %s online", device.id)
+        device.status = "online"
+        return changes
+
+    def _event(self, device: DeviceState, msg: DeviceEvent, now: float) -> Changes:
+        tag = msg.data.get("tag")
+        if msg.kind in ("tag_enter", "tag_exit") and isinstance(tag, str):
+            person_id = self.tags.get(tag)
+            if person_id is None:
+                if msg.kind == "tag_enter":
+                    self.unknown_tags[tag] = device.zone
+                elif self.unknown_tags.get(tag) == device.zone:
+                    del self.unknown_tags[tag]
+                return Changes()
+            person = self.people[person_id]
+            if msg.kind == "tag_enter":
+                return self._move(person, device.zone, now)
+            if person.zone == device.zone:  # an exit seen after the next zone's enter is moot
+                return self._move(person, None, now)
+            return Changes()
+        if msg.kind == "search_completed":
+            person_ref = msg.data.get("person")
+            if isinstance(person_ref, str):
+                pid = self.tags.get(person_ref, person_ref)
+                if pid in self.people:
+                    return self.mark_searched(pid, now)
+        return Changes()
+
+    # ------------------------------------------------------------------ time
+
+    def sweep(self, now: float) -> Changes:
+        """Declare nodes and devices silent past their heartbeat (no message needed)."""
+        changes = Changes()
+        for node in self.nodes.values():
+            if node.online and node.last_seen is not None \
+                    and now - node.last_seen > NODE_SILENCE_FACTOR * node.heartbeat_s:
+                changes.merge(self._node_lost(node, now))
+        for d in self.devices.values():
+            if d.status == "online" and d.last_seen is not None \
+                    and now - d.last_seen > DEVICE_STALE_FACTOR * d.heartbeat_s:
+                log.warning("device %s stale (silent %.1fs)", d.id, now - d.last_seen)
+                d.status = "stale"
+                changes.devices.add(d.id)
+                changes.zones.add(d.zone)
+        return changes
+
+    def next_sweep_due(self) -> float | None:
+        due = [n.last_seen + NODE_SILENCE_FACTOR * n.heartbeat_s
+               for n in self.nodes.values() if n.online and n.last_seen is not None]
+        due += [d.last_seen + DEVICE_STALE_FACTOR * d.heartbeat_s
+                for d in self.devices.values() if d.status == "online" and d.last_seen is not None]
+        return min(due) if due else None
+
+
+def scaled_floor(real_seconds: float) -> float:
+    return max(real_seconds, 0.05)
