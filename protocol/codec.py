@@ -51,8 +51,9 @@ DEVICE_TYPES: dict[str, type[Message]] = {
 }
 
 _encoder = msgspec.json.Encoder()
+_MESSAGE_TYPES: list[type[Message]] = [*NODE_TYPES.values(), *DEVICE_TYPES.values(), ServerState]
 _decoders: dict[type[Message], msgspec.json.Decoder[Any]] = {
-    t: msgspec.json.Decoder(t) for t in {*NODE_TYPES.values(), *DEVICE_TYPES.values(), ServerState}
+    t: msgspec.json.Decoder(t) for t in _MESSAGE_TYPES
 }
 
 

@@ -86,7 +86,8 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else "?"
-        raise ConfigError(path, [f"{line}: not valid YAML: {getattr(err, 'problem', err)}"]) from err
+        problem = getattr(err, "problem", err)
+        raise ConfigError(path, [f"{line}: not valid YAML: {problem}"]) from err
     return data, root
 
 

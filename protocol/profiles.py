@@ -105,7 +105,8 @@ def bundled_profiles_dir() -> Path:
 def load_profile(path: str | Path) -> DeviceProfile:
     profile = load_yaml_model(path, DeviceProfile)
     if profile.id != Path(path).stem:
-        raise ConfigError(path, [f"1: id: {profile.id!r} must match the file name {Path(path).stem!r}"])
+        stem = Path(path).stem
+        raise ConfigError(path, [f"1: id: {profile.id!r} must match the file name {stem!r}"])
     return profile
 
 
