@@ -1,0 +1,64 @@
+"""WebSocket /api/ws: a snapshot on connect, then every change (see server/hub.py).
+
+Auth: the ``cw_session`` cookie, ``?token=`` or a bearer header; without one the socket is
+closed with code 4401 (policy) right after the handshake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from server.auth import websocket_user
+from server.hub import Hub, encode
+from server.service import Coordinator
+
+router = APIRouter(tags=["live state"])
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_SLOW = 4408
+
+
+@router.websocket("/api/ws")
+async def live(websocket: WebSocket) -> None:
+    user = websocket_user(websocket)
+    await websocket.accept()
+    if user is None:
+        await websocket.close(CLOSE_UNAUTHORIZED, "not authenticated")
+        return
+    coord: Coordinator = websocket.app.state.coordinator
+    hub: Hub = websocket.app.state.hub
+    client = hub.connect(f"{user.username}@{websocket.client.host if websocket.client else '?'}")
+    tasks: set[asyncio.Task[object]] = set()
+    try:
+        # Snapshot and registration happen without an await between them: nothing is lost.
+        await websocket.send_text(encode(coord.snapshot()))
+        tasks = {asyncio.create_task(_send(websocket, client.queue), name="ws-send"),
+                 asyncio.create_task(_drain_incoming(websocket), name="ws-receive"),
+                 asyncio.create_task(client.dropped.wait(), name="ws-dropped")}
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if client.dropped.is_set():
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect for a snapshot")
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        hub.disconnect(client)
+
+
+async def _send(websocket: WebSocket, queue: asyncio.Queue[str]) -> None:
+    while True:
+        await websocket.send_text(await queue.get())
+
+
+async def _drain_incoming(websocket: WebSocket) -> None:
+    """The dashboards send nothing we act on; reading notices the close."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return

@@ -1,0 +1,40 @@
+"""Prometheus metrics of one server instance (served at GET /metrics).
+
+Each server gets its own registry so that several servers in one process (tests, the
+demo) do not share counters.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics"]
+
+
+class ServerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages = Counter("custodywatch_messages_ingested", "Uplink messages applied, "
+                                "by message type", ["type"], registry=r)
+        self.bad_messages = Counter("custodywatch_bad_messages", "Messages refused, by reason",
+                                    ["reason"], registry=r)
+        self.events_stored = Counter("custodywatch_events_stored", "Device events stored "
+                                     "(replays included)", registry=r)
+        self.rebirths = Counter("custodywatch_rebirth_requests", "Rebirth commands sent",
+                                registry=r)
+        self.alarm_changes = Counter("custodywatch_alarm_changes", "Alarm transitions",
+                                     ["action"], registry=r)
+        self.alarms_active = Gauge("custodywatch_alarms_active", "Active alarms", registry=r)
+        self.queue_depth = Gauge("custodywatch_ingest_queue_depth", "Batches waiting for the "
+                                 "coordinator", registry=r)
+        self.ws_clients = Gauge("custodywatch_ws_clients", "Connected WebSocket clients",
+                                registry=r)
+        self.ws_dropped = Counter("custodywatch_ws_slow_clients_dropped", "WebSocket clients "
+                                  "disconnected because they could not keep up", registry=r)
+        self.mqtt_connected = Gauge("custodywatch_mqtt_connected", "1 while the MQTT link is "
+                                    "up", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,359 @@
+"""The coordinator: where a message becomes state, decisions, records and pushes.
+
+One coordinator per server, running on the event loop.  For each batch handed over by the
+MQTT link (server/ingest.py) it:
+
+1. parses the topic and decodes the payload (hostile input: every refusal is counted in
+   ``custodywatch_bad_messages_total{reason}`` and logged once per (reason, node));
+2. applies it to the twin (server/twin.py), which answers what changed;
+3. evaluates the rules (server/rules/engine.py) and syncs the alarm book
+   (server/alarms/lifecycle.py);
+4. stores events, alarm transitions and people in one transaction, then acknowledges the
+   stored events to their nodes (EventAck), asks out-of-step nodes for a rebirth;
+5. pushes changed alarms, zones and devices to the WebSocket hub.
+
+A timer task wakes when the engine's ``next_due`` or the twin's next heartbeat deadline
+arrives and runs the same evaluation path.  Custody and alarm operations of the API come
+through here too, under the same lock, so every change takes one path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from protocol.codec import decode_for_topic
+from protocol.errors import ProtocolError
+from protocol.messages import DeviceEvent
+from protocol.site import SiteConfig
+from protocol.topics import parse_topic
+from server.alarms.lifecycle import Alarm, AlarmBook, AlarmChange
+from server.api.views import (
+    alarm_json,
+    device_json,
+    site_json,
+    zone_json,
+    zone_severities,
+)
+from server.errors import Conflict, NotFound, UnknownIdentity
+from server.hub import Hub
+from server.ingest import Inbound, MqttLink
+from server.metrics import ServerMetrics
+from server.rules.engine import RuleEngine
+from server.store.records import AuditEntry, EventRecord, WriteBatch
+from server.store.sqlite import SqliteStore
+from server.twin import Changes, PersonState, Twin
+
+log = logging.getLogger(__name__)
+
+MAX_TIMER_SLEEP_S = 1.0  # safety net only: the timer normally wakes exactly when due
+REBIRTH_MIN_INTERVAL_S = 5.0  # per node, so a chattering node is not flooded
+MAX_ACK_IDS = 4096  # EventAck.ids limit
+
+
+class Coordinator:
+    def __init__(self, *, site: SiteConfig, speed: float, twin: Twin, engine: RuleEngine,
+                 book: AlarmBook, store: SqliteStore, link: MqttLink, hub: Hub,
+                 metrics: ServerMetrics) -> None:
+        self.site = site
+        self.speed = speed
+        self.twin = twin
+        self.engine = engine
+        self.book = book
+        self.store = store
+        self.link = link
+        self.hub = hub
+        self.metrics = metrics
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._next_due: float | None = None
+        self._sleeping_until: float | None = None
+        self._logged: set[tuple[str, str]] = set()
+        self._last_rebirth: dict[str, float] = {}
+        self._engine_failing = False
+
+    # ------------------------------------------------------------------ tasks
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._ingest_loop(), name="coordinator-ingest")
+            tg.create_task(self._timer_loop(), name="coordinator-timer")
+
+    async def _ingest_loop(self) -> None:
+        queue = self.link.batches
+        while True:
+            batch = await queue.get()
+            # Whatever piled up meanwhile is handled as one batch (one transaction).
+            while not queue.empty():
+                batch.extend(queue.get_nowait())
+            self.metrics.queue_depth.set(queue.qsize())
+            try:
+                await self.handle_batch(batch)
+            except Exception:  # a bug must not stop ingest; the edges will replay events
+                log.exception("coordinator failed on a batch of %d messages", len(batch))
+
+    async def _timer_loop(self) -> None:
+        while True:
+            due = self._due()
+            now = time.time()
+            if due is not None and due <= now:
+                try:
+                    await self.tick(now)
+                except Exception:
+                    log.exception("coordinator failed on a timer tick")
+                continue
+            timeout = MAX_TIMER_SLEEP_S if due is None else min(due - now, MAX_TIMER_SLEEP_S)
+            self._sleeping_until = now + timeout
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    def _due(self) -> float | None:
+        candidates = [t for t in (self._next_due, self.twin.next_sweep_due()) if t is not None]
+        return min(candidates) if candidates else None
+
+    # ------------------------------------------------------------------ MQTT path
+
+    async def handle_batch(self, batch: list[Inbound]) -> None:
+        async with self._lock:
+            now = time.time()
+            changes = Changes()
+            events: list[EventRecord] = []
+            rebirth: set[str] = set()
+            for item in batch:
+                self._apply(item, now, changes, events, rebirth)
+            alarm_changes = self._evaluate(now)
+            people = [self.twin.people[p] for p in changes.people if p in self.twin.people]
+            await self.store.write(WriteBatch(events=events, alarm_changes=alarm_changes,
+                                              people=people))
+            self._ack(events)
+            for node in rebirth:
+                self._request_rebirth(node, now)
+            self._push(changes, alarm_changes)
+
+    def _apply(self, item: Inbound, now: float, changes: Changes,
+               events: list[EventRecord], rebirth: set[str]) -> None:
+        try:
+            topic = parse_topic(item.topic)
+            if topic.site != self.site.id or topic.node is None:
+                raise ProtocolError("topic", f"not an uplink topic of this site: {item.topic}")
+            msg = decode_for_topic(topic, item.payload)
+            applied = self.twin.apply(topic, msg, now)
+        except ProtocolError as err:
+            self._refuse(err.reason, item.topic, err.detail)
+            return
+        except UnknownIdentity as err:
+            self._refuse(err.reason, item.topic, err.detail)
+            return
+        self.metrics.messages.labels(type(msg).__name__).inc()
+        changes.merge(applied)
+        if applied.rebirth:
+            rebirth.add(topic.node)
+        if isinstance(msg, DeviceEvent) and topic.device is not None:
+            events.append(EventRecord(msg.id, topic.node, topic.device, msg.kind,
+                                      dict(msg.data), msg.ts, item.received, msg.hist))
+
+    def _refuse(self, reason: str, topic: str, detail: str) -> None:
+        self.metrics.bad_messages.labels(reason).inc()
+        parts = topic.split("/")
+        node = parts[4][:64] if len(parts) > 4 else "?"
+        if (reason, node) not in self._logged:
+            # Once per (reason, node): a broken or hostile sender must not flood the log.
+            self._logged.add((reason, node))
+            log.warning("refused message from %s (%s): %s [%s]; further ones are only "
+                        "counted", node, reason, detail[:300], topic[:200])
+
+    def _ack(self, events: list[EventRecord]) -> None:
+        by_node: dict[str, list[str]] = defaultdict(list)
+        for e in events:
+            by_node[e.node].append(e.id)
+        for node, ids in by_node.items():
+            for i in range(0, len(ids), MAX_ACK_IDS):
+                self.link.send_ack(node, ids[i:i + MAX_ACK_IDS])
+        self.metrics.events_stored.inc(len(events))
+
+    def _request_rebirth(self, node: str, now: float) -> None:
+        last = self._last_rebirth.get(node)
+        if last is not None and now - last < REBIRTH_MIN_INTERVAL_S:
+            return
+        self._last_rebirth[node] = now
+        log.info("asking node %s for a rebirth", node)
+        self.link.send_command(node, "rebirth")
+        self.metrics.rebirths.inc()
+
+    # ------------------------------------------------------------------ timer path
+
+    async def tick(self, now: float) -> None:
+        async with self._lock:
+            changes = self.twin.sweep(now)
+            alarm_changes = self._evaluate(now)
+            await self.store.write(WriteBatch(alarm_changes=alarm_changes))
+            self._push(changes, alarm_changes)
+
+    # ------------------------------------------------------------------ rules + alarms
+
+    def _evaluate(self, now: float) -> list[AlarmChange]:
+        try:
+            evaluation = self.engine.evaluate(self.twin, now)
+            alarm_changes = self.book.sync(evaluation.active, now)
+        except Exception:
+            if not self._engine_failing:
+                log.exception("rule evaluation failed; alarms are not updated until it works")
+                self._engine_failing = True
+            self._next_due = None
+            return []
+        if self._engine_failing:
+            log.info("rule evaluation works again")
+            self._engine_failing = False
+        self._next_due = evaluation.next_due
+        if evaluation.next_due is not None and (self._sleeping_until is None
+                                                or evaluation.next_due < self._sleeping_until):
+            self._wake.set()
+        for change in alarm_changes:
+            self.metrics.alarm_changes.labels(change.action).inc()
+        self.metrics.alarms_active.set(sum(1 for a in self.book.all() if a.active))
+        return alarm_changes
+
+    def _push(self, changes: Changes, alarm_changes: list[AlarmChange]) -> None:
+        for change in alarm_changes:
+            self.hub.broadcast({"type": "alarm", "alarm": alarm_json(change.alarm)})
+        zones = set(changes.zones) | {c.alarm.zone for c in alarm_changes if c.alarm.zone}
+        if zones:
+            severities = zone_severities(self.book.all())
+            for z in sorted(zones):
+                if z in self.twin.zones:
+                    self.hub.broadcast({"type": "zone", "zone": zone_json(
+                        self.twin, self.twin.zones[z], severities.get(z))})
+        for d in sorted(changes.devices):
+            if d in self.twin.devices:
+                self.hub.broadcast({"type": "device", "device": device_json(self.twin.devices[d])})
+
+    async def _change(self, mutate: Callable[[float], Changes], audit: AuditEntry) -> None:
+        """Apply an operator's change to the twin, then the same path as a message."""
+        async with self._lock:
+            now = time.time()
+            changes = mutate(now)
+            alarm_changes = self._evaluate(now)
+            people = [self.twin.people[p] for p in changes.people if p in self.twin.people]
+            await self.store.write(WriteBatch(alarm_changes=alarm_changes, people=people,
+                                              audit=[AuditEntry(now, audit.user, audit.action,
+                                                                audit.detail)]))
+            self._push(changes, alarm_changes)
+
+    # ------------------------------------------------------------------ operator actions
+
+    def _check_tag(self, person: PersonState) -> None:
+        holder = self.twin.tags.get(person.tag) if person.tag else None
+        if holder is not None and holder != person.id:
+            raise Conflict(f"tag {person.tag} is bound to {holder}")
+
+    async def register_staff(self, person: PersonState, user: str) -> PersonState:
+        def mutate(now: float) -> Changes:
+            old = self.twin.people.get(person.id)
+            if old is not None and old.in_custody:
+                raise Conflict(f"{person.id} is in custody")
+            self._check_tag(person)
+            return self.twin.register(person, now)
+        await self._change(mutate, AuditEntry(0, user, "person_registered",
+                                              {"person": person.id, "role": person.role}))
+        return self.twin.people[person.id]
+
+    async def intake(self, person: PersonState, user: str) -> PersonState:
+        def mutate(now: float) -> Changes:
+            old = self.twin.people.get(person.id)
+            if old is not None and old.in_custody:
+                raise Conflict(f"{person.id} is already in custody")
+            self._check_tag(person)
+            person.in_custody, person.custody_start, person.released_at = True, now, None
+            return self.twin.register(person, now)
+        await self._change(mutate, AuditEntry(0, user, "custody_intake",
+                                              {"person": person.id,
+                                               "custody": person.custody_basis}))
+        return self.twin.people[person.id]
+
+    def _custody_person(self, person_id: str) -> PersonState:
+        person = self.twin.people.get(person_id)
+        if person is None:
+            raise NotFound(f"no person {person_id!r}")
+        if not person.in_custody:
+            raise Conflict(f"{person_id} is not in custody")
+        return person
+
+    async def release(self, person_id: str, user: str) -> PersonState:
+        def mutate(now: float) -> Changes:
+            self._custody_person(person_id)
+            return self.twin.release(person_id, now)
+        await self._change(mutate, AuditEntry(0, user, "custody_release", {"person": person_id}))
+        return self.twin.people[person_id]
+
+    async def search(self, person_id: str, user: str) -> PersonState:
+        def mutate(now: float) -> Changes:
+            self._custody_person(person_id)
+            return self.twin.mark_searched(person_id, now)
+        await self._change(mutate, AuditEntry(0, user, "search_completed",
+                                              {"person": person_id, "by": "api"}))
+        return self.twin.people[person_id]
+
+    async def ack_alarm(self, alarm_id: int, user: str, comment: str = "") -> Alarm:
+        async with self._lock:
+            self.get_alarm(alarm_id)
+            now = time.time()
+            try:
+                change = self.book.ack(alarm_id, user, now, comment)
+            except (KeyError, LookupError) as err:
+                raise NotFound(f"no alarm {alarm_id}") from err
+            except ValueError as err:
+                raise Conflict(str(err)) from err
+            self.metrics.alarm_changes.labels(change.action).inc()
+            self.metrics.alarms_active.set(sum(1 for a in self.book.all() if a.active))
+            await self.store.write(WriteBatch(alarm_changes=[change], audit=[AuditEntry(
+                now, user, "alarm_ack", {"alarm": alarm_id, "comment": comment})]))
+            self._push(Changes(), [change])
+            return change.alarm
+
+    # ------------------------------------------------------------------ reads
+
+    def get_alarm(self, alarm_id: int) -> Alarm:
+        try:
+            return self.book.get(alarm_id)
+        except (KeyError, LookupError) as err:
+            raise NotFound(f"no alarm {alarm_id}") from err
+
+    def alarms(self, active_only: bool = False) -> list[Alarm]:
+        alarms = [a for a in self.book.all() if a.active or not active_only]
+        return sorted(alarms, key=lambda a: (a.raised_at, a.id), reverse=True)
+
+    def zones(self) -> list[dict[str, Any]]:
+        severities = zone_severities(self.book.all())
+        return [zone_json(self.twin, z, severities.get(z.id)) for z in self.twin.zones.values()]
+
+    def devices(self) -> list[dict[str, Any]]:
+        return [device_json(d) for d in self.twin.devices.values()]
+
+    def site_view(self) -> dict[str, Any]:
+        return site_json(self.site, self.speed, self.zones())
+
+    def snapshot(self) -> dict[str, Any]:
+        """The WebSocket's first message.  Built without awaiting, so no change can slip
+        between it and the client's registration with the hub."""
+        return {"type": "snapshot", "site": self.site_view(), "zones": self.zones(),
+                "alarms": [alarm_json(a) for a in self.alarms() if a.state != "cleared"],
+                "devices": self.devices()}
+
+
+def restore_people(twin: Twin, people: list[PersonState], now: float) -> None:
+    """Put people stored before a restart back into the twin, in their last known zone
+    (readers only report changes, so occupancy would otherwise be lost)."""
+    for person in people:
+        zone = person.zone if person.zone in twin.zones else None
+        person.zone = None
+        twin.register(person, now)
+        if zone is not None:
+            person.zone = zone
+            twin.zones[zone].occupants.add(person.id)

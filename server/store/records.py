@@ -1,0 +1,83 @@
+"""Plain records the store reads and writes, and their JSON forms in SQLite."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.alarms.lifecycle import Alarm, AlarmChange
+from server.twin import PersonState
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    username: str
+    password_hash: str
+    role: str
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A device event as received (``ts`` in wire milliseconds, ``received`` epoch s)."""
+
+    id: str
+    node: str
+    device: str
+    kind: str
+    data: dict[str, Any]
+    ts: int
+    received: float
+    hist: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    ts: float
+    user: str
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Everything one coordinator step writes, committed in one transaction."""
+
+    events: list[EventRecord] = field(default_factory=list)
+    alarm_changes: list[AlarmChange] = field(default_factory=list)
+    people: list[PersonState] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.alarm_changes or self.people or self.audit)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                      default=str)
+
+
+def alarm_to_json(alarm: Alarm) -> str:
+    return dumps(dataclasses.asdict(alarm))
+
+
+def alarm_from_json(text: str) -> Alarm:
+    data = json.loads(text)
+    known = {f.name for f in dataclasses.fields(Alarm)}
+    data = {k: v for k, v in data.items() if k in known}
+    data["comments"] = [tuple(c) for c in data.get("comments", [])]
+    return Alarm(**data)
+
+
+def person_to_json(person: PersonState) -> str:
+    return dumps(dataclasses.asdict(person))
+
+
+def person_from_json(text: str) -> PersonState:
+    data = json.loads(text)
+    known = {f.name for f in dataclasses.fields(PersonState)}
+    data = {k: v for k, v in data.items() if k in known}
+    data["timeline"] = [tuple(t) for t in data.get("timeline", [])]
+    return PersonState(**data)
