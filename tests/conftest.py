@@ -73,7 +73,7 @@ def start_mosquitto(directory: Path) -> Broker:
     port = free_port()
     conf = directory / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "max_queued_messages 100000\n")
+                    "max_queued_messages 100000\nset_tcp_nodelay true\n")
     broker = Broker("127.0.0.1", port, conf=conf)
     broker.process = subprocess.Popen([exe, "-c", str(conf)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,0 +1,166 @@
+"""Playing a scenario against a running server, then judging it.
+
+Scenario t=0 is a real instant T0; a step at ``at`` runs at ``T0 + at / speed``.  Staff are
+registered before T0 (POST /api/people with their badge), suspects on their ``intake`` step
+(POST /api/custody with their wristband).  After the last step and the latest expectation
+bound (plus the judge's margin) the player reads every alarm and judges (simulators/judge.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.drivers.simulated import (
+    SimulatedDoor,
+    SimulatedLockers,
+    SimulatedPanic,
+    SimulatedReader,
+    SimulatedSearchTerminal,
+)
+from simulators.api_client import ApiClient
+from simulators.centre import SimulatedCentre
+from simulators.errors import SimulatorError
+from simulators.judge import Verdict, judge, margin_s
+from simulators.people import Crowd
+from simulators.scenario import ScenarioPlan, Step
+
+log = logging.getLogger(__name__)
+
+LOCKER_BANK = "lockers-lockers-1"  # CONTRACT.md: belongings go to a locker in lockers-1
+STAFF = ("officer", "guard")
+
+
+@dataclass
+class PlayOutcome:
+    scenario: str
+    speed: float
+    t0: float
+    verdicts: list[Verdict]
+    alarms: list[dict[str, Any]]
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and all(v.passed for v in self.verdicts)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "speed": self.speed, "passed": self.passed,
+                "expectations": [v.as_json() for v in self.verdicts],
+                "alarms": self.alarms, "errors": self.errors}
+
+    def summary(self) -> str:
+        lines = [f"scenario {self.scenario} at speed {self.speed:g}: "
+                 f"{'PASSED' if self.passed else 'FAILED'}"]
+        for v in self.verdicts:
+            e = v.expectation
+            what = " ".join(f"{k}={val}" for k, val in e.model_dump(exclude_none=True).items())
+            lines.append(f"  [{'ok' if v.passed else 'FAIL'}] {what}: {v.detail}")
+        lines += [f"  [ERROR] {err}" for err in self.errors]
+        lines.append(f"  {len(self.alarms)} alarm(s) seen")
+        return "\n".join(lines)
+
+
+class Player:
+    def __init__(self, plan: ScenarioPlan, centre: SimulatedCentre, api: ApiClient,
+                 speed: float) -> None:
+        self.plan = plan
+        self.scenario = plan.scenario
+        self.centre = centre
+        self.api = api
+        self.speed = speed
+        self.crowd = Crowd(centre)
+        for person, p in self.scenario.people.items():
+            self.crowd.add(person, p.role)
+
+    async def check_speed(self) -> None:
+        site = await self.api.site()
+        server_speed = float(site.get("speed", 1.0))
+        if abs(server_speed - self.speed) > 1e-9:
+            raise SimulatorError(
+                f"the server runs at speed {server_speed:g} but this run needs {self.speed:g}: "
+                f"start the server with --speed {self.speed:g}, or pass --speed "
+                f"{server_speed:g} (scenario times would then be judged at that speed)")
+
+    async def register_staff(self) -> None:
+        for person, p in self.scenario.people.items():
+            if p.role != "suspect":
+                await self.api.register_person(person, p.role, p.sex, self.crowd.tag(person),
+                                               p.name)
+
+    async def play(self) -> PlayOutcome:
+        await self.check_speed()
+        await self.register_staff()
+        await self.centre.wait_connected()
+        loop = asyncio.get_running_loop()
+        t0, start = time.time(), loop.time()
+        errors: list[str] = []
+        log.info("scenario %s: T0 = %.3f, speed %g, %d steps", self.scenario.name, t0,
+                 self.speed, len(self.scenario.steps))
+        for i, step in sorted(enumerate(self.scenario.steps), key=lambda s: s[1].at):
+            await asyncio.sleep(max(0.0, start + step.at / self.speed - loop.time()))
+            try:
+                await self.run_step(step)
+            except (SimulatorError, ValueError) as err:
+                log.error("step %d (at %gs, %s) failed: %s", i + 1, step.at, step.verb, err)
+                errors.append(f"step {i + 1} (at {step.at:g}s {step.verb}): {err}")
+        # Judge once everything expected could have happened, plus the judge's margin.
+        settle = margin_s(self.speed) / self.speed + 0.3
+        await asyncio.sleep(max(0.0, start + self.scenario.end_s / self.speed + settle
+                                - loop.time()))
+        alarms = await self.api.alarms()
+        verdicts = judge(self.scenario.expect, alarms, t0, self.speed)
+        return PlayOutcome(self.scenario.name, self.speed, t0, verdicts, alarms, errors)
+
+    async def run_step(self, step: Step) -> None:
+        log.info("t=%gs %s %s", step.at, step.verb, step.people or step.device or step.fault
+                 or step.press or step.door or "")
+        people = self.scenario.people
+        if step.intake is not None:
+            p = people[step.intake]
+            assert p.age is not None and p.custody is not None  # checked at parse
+            await self.api.intake(step.intake, sex=p.sex, age=p.age,
+                                  case=p.case or f"C-{step.intake}", custody=p.custody,
+                                  wristband=self.crowd.tag(step.intake), name=p.name)
+        elif step.release is not None:
+            await self.api.release(step.release)
+        elif step.move is not None:
+            assert step.to is not None
+            self.crowd.move(step.people, step.to)
+        elif step.search is not None:
+            await self.search(step.search)
+        elif step.device is not None:
+            self.centre.drivers[step.device].set(**(step.set or {}))
+        elif step.fault is not None:
+            driver = self.centre.drivers[step.fault]
+            driver.set_available(step.kind == "restore", f"fault injected: {step.kind}")
+        elif step.press is not None:
+            self.centre.driver(step.press, SimulatedPanic).press()
+        elif step.door is not None:
+            assert step.state is not None
+            self.centre.driver(step.door, SimulatedDoor).set_state(step.state)
+        elif step.tamper is not None:
+            zone = self.crowd.zone_of(step.tamper)
+            if zone is None:
+                raise SimulatorError(f"{step.tamper} is in no zone: no reader sees the tamper")
+            self.centre.driver(f"reader-{zone}", SimulatedReader).tamper(
+                self.crowd.tag(step.tamper))
+        elif step.store_belongings is not None:
+            self.centre.driver(LOCKER_BANK, SimulatedLockers).store(step.store_belongings)
+        elif step.return_belongings is not None:
+            self.centre.driver(LOCKER_BANK, SimulatedLockers).empty(step.return_belongings)
+
+    async def search(self, person: str) -> None:
+        """By the zone's body-check terminal if there is one, else recorded through the API."""
+        zone = self.crowd.zone_of(person)
+        terminal = self.centre.device_in("search", zone) if zone else None
+        if isinstance(terminal, SimulatedSearchTerminal):
+            officer = next((p for p in self.crowd.in_zone(zone or "")
+                            if self.scenario.people[p].role in STAFF), None)
+            terminal.start(person, officer)
+            terminal.complete(person, officer)
+        else:
+            await self.api.record_search(person)
