@@ -59,6 +59,17 @@ class PersonState:
     zone: str | None = None
     zone_since: float | None = None
     timeline: list[tuple[str, float, float | None]] = field(default_factory=list)
+    # Approved outing (hospital, scene visit): until when leaving through the exit is
+    # allowed.  Set by the custody API; None = no outing.
+    outing_until: float | None = None
+    # Wristband/badge alerts from the readers.  They stay set until an operator clears them
+    # (Twin.clear_tag_alerts) or a new intake/registration replaces this record.
+    tag_tampered: bool = False
+    tag_tampered_at: float | None = None
+    tag_tamper_zone: str | None = None
+    tag_battery_low: bool = False
+    tag_battery_low_at: float | None = None
+    tag_battery_level: float | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -97,6 +108,10 @@ class NodeState:
     born_at: float | None = None
     died_at: float | None = None
     outbox: int = 0
+    # The node's clock against ours: message ts minus receive time (s), from its latest live
+    # message (replayed outbox data keeps its old ts and is not a measure).
+    clock_skew_s: float | None = None
+    clock_skew_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -139,6 +154,7 @@ class Changes:
 class Twin:
     def __init__(self, site: SiteConfig, profiles: ProfileSet, speed: float = 1.0) -> None:
         self.site = site
+        self.profiles = profiles  # the rules read profile thresholds (held_open_s, env limits)
         self.speed = speed
         self.started_at: float | None = None
         self.zones: dict[str, ZoneState] = {z.id: ZoneState(z) for z in site.zones}
@@ -184,6 +200,23 @@ class Twin:
             changes.zones.add(person.zone)
         return changes
 
+    def approve_outing(self, person_id: str, until: float | None, now: float) -> Changes:
+        """Allow a person in custody out of the area until ``until`` (None ends the outing)."""
+        person = self.people[person_id]
+        person.outing_until = until
+        return Changes(people={person_id}, zones={person.zone} if person.zone else set())
+
+    def clear_tag_alerts(self, person_id: str, now: float, *, tamper: bool = True,
+                         battery: bool = True) -> Changes:
+        """An operator's acknowledgement that a wristband was checked (or replaced)."""
+        person = self.people[person_id]
+        if tamper:
+            person.tag_tampered, person.tag_tampered_at, person.tag_tamper_zone = False, None, None
+        if battery:
+            person.tag_battery_low, person.tag_battery_low_at = False, None
+            person.tag_battery_level = None
+        return Changes(people={person_id}, zones={person.zone} if person.zone else set())
+
     def mark_searched(self, person_id: str, now: float) -> Changes:
         person = self.people[person_id]
         person.searched, person.searched_at = True, now
@@ -222,6 +255,8 @@ class Twin:
         if isinstance(msg, NodeBirth):
             return self._node_birth(node, msg, now)
         changes = Changes(nodes={node.id})
+        if not getattr(msg, "hist", False):
+            node.clock_skew_s, node.clock_skew_at = msg.ts / 1000.0 - now, now
         seq = getattr(msg, "seq", None)
         if not node.online or node.bdseq is None:
             # Data from a node we hold no birth for (we restarted, or its birth was lost).
@@ -252,6 +287,7 @@ class Twin:
         node.bdseq, node.next_seq = msg.bdseq, msg.seq + 1
         node.born_at = node.last_seen = now
         node.heartbeat_s = scaled_floor(msg.heartbeat_s)
+        node.clock_skew_s, node.clock_skew_at = msg.ts / 1000.0 - now, now
         changes = Changes(nodes={node.id})
         # Devices announced now must follow with their own births; until then unknown.
         for d in self.devices.values():
@@ -320,7 +356,45 @@ class Twin:
                 pid = self.tags.get(person_ref, person_ref)
                 if pid in self.people:
                     return self.mark_searched(pid, now)
+        if msg.kind in ("tag_tamper", "tag_battery_low") and isinstance(tag, str):
+            return self._tag_alert(device, msg, tag, now)
+        if msg.kind in _LATCH_EVENTS:
+            # The event alone says what happened; metrics it carries take precedence.
+            metric, value = _LATCH_EVENTS[msg.kind]
+            if metric not in msg.metrics:
+                device.metrics[metric] = value
+        elif msg.kind in ("locker_stored", "locker_emptied") and "occupied" not in msg.metrics:
+            self._locker_event(device, msg)
         return Changes()
+
+    def _tag_alert(self, device: DeviceState, msg: DeviceEvent, tag: str, now: float) -> Changes:
+        person_id = self.tags.get(tag)
+        if person_id is None:
+            log.info("%s from unbound tag %s in %s ignored", msg.kind, tag, device.zone)
+            return Changes()
+        person = self.people[person_id]
+        if msg.kind == "tag_tamper":
+            if not person.tag_tampered:
+                log.warning("tag %s of %s tampered in %s", tag, person_id, device.zone)
+            person.tag_tampered, person.tag_tampered_at = True, now
+            person.tag_tamper_zone = device.zone
+        else:
+            level = msg.data.get("level")
+            person.tag_battery_low, person.tag_battery_low_at = True, now
+            person.tag_battery_level = float(level) if isinstance(level, int | float) else None
+        return Changes(people={person_id}, zones={person.zone} if person.zone else set())
+
+    @staticmethod
+    def _locker_event(device: DeviceState, msg: DeviceEvent) -> None:
+        locker, person = msg.data.get("locker"), msg.data.get("person")
+        if locker is None or not isinstance(person, str):
+            return
+        entry = f"{locker}:{person}"
+        current = device.metrics.get("occupied")
+        occupied = [e for e in current if e != entry] if isinstance(current, list) else []
+        if msg.kind == "locker_stored":
+            occupied.append(entry)
+        device.metrics["occupied"] = occupied
 
     # ------------------------------------------------------------------ time
 
@@ -346,6 +420,14 @@ class Twin:
         due += [d.last_seen + DEVICE_STALE_FACTOR * d.heartbeat_s
                 for d in self.devices.values() if d.status == "online" and d.last_seen is not None]
         return min(due) if due else None
+
+
+# Events that set a latched device metric when they arrive without it.
+_LATCH_EVENTS: dict[str, tuple[str, bool]] = {
+    "door_forced": ("forced", True),
+    "panic_pressed": ("pressed", True),
+    "panic_reset": ("pressed", False),
+}
 
 
 def scaled_floor(real_seconds: float) -> float:

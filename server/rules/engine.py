@@ -52,6 +52,7 @@ class RuleEngine:
         self.index = SiteIndex.build(site)
         self.started_at: float | None = None
         self._since: dict[AlarmKey, float] = {}  # raw conditions holding, since when
+        self._memo: dict[Any, Any] = {}  # RuleContext.memo, kept between evaluations
 
     @property
     def pending(self) -> Mapping[AlarmKey, float]:
@@ -68,7 +69,8 @@ class RuleEngine:
     def evaluate(self, twin: Twin, now: float) -> Evaluation:
         if self.started_at is None:
             self.started_at = now
-        ctx = RuleContext(twin, self.index, self.started_at, list(twin.zones.values()))
+        ctx = RuleContext(twin, self.index, self.started_at, list(twin.zones.values()),
+                          speed=self.speed, params=self.params, memo=self._memo)
         holding: dict[AlarmKey, float] = {}
         active: dict[AlarmKey, Violation] = {}
         next_due: float | None = None
@@ -83,7 +85,7 @@ class RuleEngine:
                 zone_params = params.for_kind(ctx.kind(cond.zone))
                 if not zone_params.enabled:
                     continue
-                since = self._since.get(key, now)
+                since = cond.since if cond.since is not None else self._since.get(key, now)
                 holding[key] = since
                 due = since + self.grace_real(cond, zone_params)
                 if now >= due:
@@ -96,6 +98,8 @@ class RuleEngine:
                 elif next_due is None or due < next_due:
                     next_due = due
         self._since = holding
+        if ctx.wake is not None and ctx.wake > now and (next_due is None or ctx.wake < next_due):
+            next_due = ctx.wake  # a time-driven rule changes its answer then, message or not
         return Evaluation(active=active, next_due=next_due)
 
     def _details(self, twin: Twin, cond: Condition) -> dict[str, object]:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from protocol.site import SECURE_KINDS_BEFORE_SEARCH, ZoneKind
 from server.errors import ServerError
@@ -90,6 +90,133 @@ class DeviceOfflineParams(RuleParams):
 
 class DeviceStaleParams(RuleParams):
     pass
+
+
+QUESTIONING_KINDS = frozenset({"interrogation", "inquiry", "juvenile"})
+HOUR = 3600.0
+# Custody limits by legal basis (site seconds).  刑事诉讼法 art. 119 (criminal summons /
+# 拘传 12 h, 24 h when the case is major and complex), 治安管理处罚法 (administrative
+# questioning 8 h, 24 h in complex cases), 人民警察法 art. 9 (continued on-the-spot
+# questioning 24 h, 48 h with approval).  Configurable because laws change.
+DEFAULT_CUSTODY_LIMITS_S: dict[str, float] = {
+    "criminal_summons": 12 * HOUR,
+    "criminal_summons_extended": 24 * HOUR,
+    "administrative_questioning": 8 * HOUR,
+    "administrative_questioning_extended": 24 * HOUR,
+    "continued_questioning": 24 * HOUR,
+    "continued_questioning_extended": 48 * HOUR,
+}
+
+
+class SingleOfficerParams(RuleParams):
+    # Longer than an officer stepping out for a file or a glass of water (~10 s).
+    grace_s: float = Field(default=60.0, ge=0, le=MAX_GRACE_S)
+    zone_kinds: frozenset[ZoneKind] = Field(
+        default=frozenset({"interrogation"}),
+        description="zone kinds where questioning needs two officers")
+
+
+class FemaleSearchParams(RuleParams):
+    grace_s: float = Field(default=30.0, ge=0, le=MAX_GRACE_S)
+    zone_kinds: frozenset[ZoneKind] = Field(
+        default=frozenset({"body_check"}),
+        description="zone kinds where a female person is searched")
+    unknown_sex_counts_as_female: bool = Field(
+        default=True, description="an officer registered without a sex does not raise it")
+
+
+class SeparationParams(RuleParams):
+    grace_s: float = Field(default=30.0, ge=0, le=MAX_GRACE_S)
+    zone_kinds: frozenset[ZoneKind] = Field(
+        default=frozenset({"holding"}),
+        description="zone kinds where persons in custody must be kept apart")
+    same_case: bool = True
+    mixed_sex: bool = True
+    adult_with_juvenile: bool = True
+
+
+class JuvenileGuardianParams(RuleParams):
+    grace_s: float = Field(default=60.0, ge=0, le=MAX_GRACE_S)
+    zone_kinds: frozenset[ZoneKind] = Field(
+        default=frozenset(QUESTIONING_KINDS),  # type: ignore[arg-type]
+        description="zone kinds where a juvenile is questioned")
+    guardian_roles: frozenset[str] = Field(default=frozenset({"guardian"}))
+
+
+class CustodyTimeExceededParams(RuleParams):
+    limits_s: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_CUSTODY_LIMITS_S),
+        description="custody limit per legal basis (site s); an unknown basis gets the "
+                    "shortest one")
+
+    @field_validator("limits_s")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("at least one legal basis is needed")
+        bad = sorted(k for k, s in v.items() if s <= 0)
+        if bad:
+            raise ValueError(f"limits must be positive: {bad}")
+        return v
+
+
+class CustodyTimeWarningParams(RuleParams):
+    lead_s: float = Field(default=HOUR, gt=0, le=MAX_GRACE_S,
+                          description="warn this long before the limit (site s)")
+
+
+class NoRestBreakParams(RuleParams):
+    span_s: float = Field(default=4 * HOUR, gt=0, le=MAX_GRACE_S,
+                          description="longest continuous questioning (site s)")
+    break_s: float = Field(default=1800.0, gt=0, le=MAX_GRACE_S,
+                           description="a break must last this long to count (site s)")
+    zone_kinds: frozenset[ZoneKind] = Field(
+        default=frozenset(QUESTIONING_KINDS),  # type: ignore[arg-type]
+        description="zone kinds where a person is being questioned")
+
+
+class UnauthorizedExitParams(RuleParams):
+    grace_s: float = Field(default=5.0, ge=0, le=MAX_GRACE_S)
+    exit_kinds: frozenset[ZoneKind] = Field(
+        default=frozenset({"exit"}),
+        description="seen here at all while in custody: leaving")
+    entrance_kinds: frozenset[ZoneKind] = Field(
+        default=frozenset({"entrance"}),
+        description="seen here after having been further inside: leaving")
+
+
+class DoorHeldOpenParams(RuleParams):
+    held_open_s: float | None = Field(
+        default=None, gt=0, le=MAX_GRACE_S,
+        description="on-delay (site s); default: the door profile's held_open_s threshold")
+
+
+class EnvironmentParams(RuleParams):
+    grace_s: float = Field(default=300.0, ge=0, le=MAX_GRACE_S)
+    temperature_min: float | None = None  # None: the env profile's threshold
+    temperature_max: float | None = None
+    humidity_min: float | None = None
+    humidity_max: float | None = None
+
+
+class ZoneOverCapacityParams(RuleParams):
+    grace_s: float = Field(default=30.0, ge=0, le=MAX_GRACE_S)
+
+
+class BelongingsLeftParams(RuleParams):
+    grace_s: float = Field(default=600.0, ge=0, le=MAX_GRACE_S,
+                           description="counted from the release")
+
+
+class ClockSkewParams(RuleParams):
+    grace_s: float = Field(default=60.0, ge=0, le=MAX_GRACE_S)
+    tolerance_s: float = Field(default=5.0, gt=0, le=86400,
+                               description="largest |node ts - receive time|, REAL seconds "
+                                           "(clocks are not accelerated by --speed)")
+
+
+class PlainParams(RuleParams):
+    """A rule with only the common parameters (enabled, severity, grace_s = 0)."""
 
 
 # ------------------------------------------------------------------ resolution

@@ -25,7 +25,9 @@ class Condition:
 
     ``grace_s`` (site seconds) overrides the zone's ``grace_s`` parameter for conditions with
     a grace of their own (e.g. a node never seen since start-up); ``min_real_s`` is a floor
-    in real seconds that the speed does not shrink.
+    in real seconds that the speed does not shrink.  ``since`` (real epoch s) is for
+    time-driven conditions that know when they began (a custody limit passed at 12:00:00),
+    so the violation's start does not depend on when the engine happened to look.
     """
 
     subject: str
@@ -35,6 +37,7 @@ class Condition:
     details: Mapping[str, object] = field(default_factory=dict)
     grace_s: float | None = None
     min_real_s: float = 0.0
+    since: float | None = None  # a known start (a deadline passed): overrides "first seen"
 
 
 ConditionsFn = Callable[["RuleContext", ParamSet[Any], float], Iterable[Condition]]

@@ -96,4 +96,12 @@ def test_defaults_without_overrides() -> None:
     assert {r.id: r.severity for r in CATALOGUE} == {
         "unattended_person": "critical", "search_skipped": "major",
         "recording_not_running": "critical", "node_offline": "major",
-        "device_offline": "major", "device_stale": "minor"}
+        "device_offline": "major", "device_stale": "minor",
+        "single_officer_questioning": "major", "female_search_without_female_officer": "major",
+        "separation_violation": "major", "juvenile_without_guardian": "major",
+        "custody_time_warning": "warning", "custody_time_exceeded": "critical",
+        "no_rest_break": "minor", "unauthorized_exit": "critical", "door_held_open": "minor",
+        "door_forced": "critical", "panic_button": "critical",
+        "environment_out_of_range": "minor", "smoke_detected": "critical",
+        "zone_over_capacity": "major", "belongings_left": "minor", "tag_tamper": "critical",
+        "tag_low_battery": "warning", "clock_skew": "minor"}
