@@ -10,6 +10,7 @@ Rules read the twin; they never change it (server/rules/engine.py).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -38,6 +39,7 @@ DeviceStatus = Literal["unknown", "online", "offline", "stale", "maintenance"]
 
 # A node or device is declared silent after this many heartbeat intervals without a word.
 NODE_SILENCE_FACTOR = 3.0
+SEEN_EVENTS_KEPT = 50_000  # event ids remembered against replays (an edge outbox's worth)
 DEVICE_STALE_FACTOR = 2.5
 
 
@@ -93,6 +95,7 @@ class DeviceState:
     metrics: dict[str, object] = field(default_factory=dict)
     maintenance: bool = False
     lost_reason: str = ""
+    metrics_ts: int = 0  # edge time (ms) of the newest metrics applied
 
 
 @dataclass(slots=True)
@@ -170,6 +173,8 @@ class Twin:
         self.people: dict[str, PersonState] = {}
         self.tags: dict[str, str] = {}  # tag id -> person id
         self.unknown_tags: dict[str, str] = {}  # tag id -> zone last seen
+        self._seen_events: set[str] = set()  # recent event ids, against replays
+        self._seen_order: deque[str] = deque()
 
     # ------------------------------------------------------------------ people
 
@@ -324,11 +329,21 @@ class Twin:
         if isinstance(msg, DeviceBirth):
             device.born = True
             device.metrics = dict(msg.metrics)
-        elif isinstance(msg, DeviceData):
-            device.metrics.update(msg.metrics)
-        elif isinstance(msg, DeviceEvent):
-            device.metrics.update(msg.metrics)
-            changes.merge(self._event(device, msg, now))
+            device.metrics_ts = msg.ts
+        elif isinstance(msg, DeviceData | DeviceEvent):
+            if isinstance(msg, DeviceEvent):
+                if msg.id in self._seen_events:
+                    # Replayed after a reconnect (or re-sent before our ack arrived):
+                    # already applied; the caller still acks it.
+                    return Changes()
+                self._remember_event(msg.id)
+            # Replayed (hist) data older than what a birth or live message already told
+            # us must not roll the live state back.
+            if not msg.hist or msg.ts >= device.metrics_ts:
+                device.metrics.update(msg.metrics)
+                device.metrics_ts = max(device.metrics_ts, msg.ts)
+            if isinstance(msg, DeviceEvent):
+                changes.merge(self._event(device, msg, now))
         if device.status != "online":
             log.info("device %s online", device.id)
         device.status = "online"
@@ -345,6 +360,8 @@ class Twin:
                     del self.unknown_tags[tag]
                 return Changes()
             person = self.people[person_id]
+            if msg.hist and person.zone_since is not None and msg.ts / 1000 < person.zone_since:
+                return Changes()  # a replayed sighting older than what we know since
             if msg.kind == "tag_enter":
                 return self._move(person, device.zone, now)
             if person.zone == device.zone:  # an exit seen after the next zone's enter is moot
@@ -395,6 +412,12 @@ class Twin:
         if msg.kind == "locker_stored":
             occupied.append(entry)
         device.metrics["occupied"] = occupied
+
+    def _remember_event(self, event_id: str) -> None:
+        self._seen_events.add(event_id)
+        self._seen_order.append(event_id)
+        if len(self._seen_order) > SEEN_EVENTS_KEPT:
+            self._seen_events.discard(self._seen_order.popleft())
 
     # ------------------------------------------------------------------ time
 
