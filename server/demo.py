@@ -15,7 +15,9 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from protocol.config import ConfigError
 from server.auth import ADMIN_PASSWORD_ENV
@@ -53,8 +55,21 @@ def demo_admin_password(data_dir: Path) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from protocol.profiles import load_profiles
+    from protocol.site import load_site
+
+    try:  # a bad site or profile is reported before anything starts
+        load_site(args.site, load_profiles())
+    except ConfigError as err:
+        for line in err.lines:
+            print(line, file=sys.stderr)
+        return 1
+    data_dir = Path(args.data_dir).resolve()
+    password = demo_admin_password(data_dir)
+    if password:
+        os.environ[ADMIN_PASSWORD_ENV] = password  # read by the server when it creates admin
     try:
-        return asyncio.run(_demo(args))
+        return asyncio.run(_demo(args, data_dir, password))
     except ConfigError as err:
         for line in err.lines:
             print(line, file=sys.stderr)
@@ -64,11 +79,7 @@ def run_demo(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _demo(args: argparse.Namespace) -> int:
-    data_dir = Path(args.data_dir).resolve()
-    password = demo_admin_password(data_dir)
-    if password:
-        os.environ[ADMIN_PASSWORD_ENV] = password  # read by the server when it creates admin
+async def _demo(args: argparse.Namespace, data_dir: Path, password: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,8 +107,8 @@ async def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _first_of(waiting: object, task: asyncio.Task[None]) -> None:
-    waiter = asyncio.ensure_future(waiting)  # type: ignore[arg-type]
+async def _first_of(waiting: Coroutine[Any, Any, Any], task: asyncio.Task[None]) -> None:
+    waiter = asyncio.ensure_future(waiting)
     await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
 
