@@ -1,8 +1,9 @@
 """Device profiles: one YAML file per device type in device_profiles/ (data, not code).
 
 A profile names the metrics a device reports (type, unit, range), the events it emits,
-the commands it accepts, its heartbeat expectation and default thresholds.  Transports
-(Modbus register maps, network APIs) add their own sections in later versions.
+the commands it accepts, its heartbeat expectation and default thresholds.  A Modbus
+device adds its register map (``modbus:``, :class:`protocol.modbus_map.ModbusMap`), which is
+checked against the profile's metrics, events and commands at load.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from protocol.config import ConfigError, StrictModel, load_yaml_model
 from protocol.messages import EVENT_KINDS
+from protocol.modbus_map import ModbusMap
 
 NAME = r"^[a-z][a-z0-9_]{0,47}$"
 
@@ -63,6 +65,7 @@ class DeviceProfile(StrictModel):
     events: list[str] = Field(default_factory=list)
     commands: dict[str, CommandSpec] = Field(default_factory=dict)
     thresholds: dict[str, float] = Field(default_factory=dict)
+    modbus: ModbusMap | None = Field(default=None, description="register map (transport modbus)")
 
     @model_validator(mode="after")
     def _names(self) -> DeviceProfile:
@@ -75,7 +78,23 @@ class DeviceProfile(StrictModel):
         unknown = [e for e in self.events if e not in EVENT_KINDS]
         if unknown:
             raise ValueError(f"events: unknown kinds {unknown}; known: {sorted(EVENT_KINDS)}")
+        if (self.transport == "modbus") != (self.modbus is not None):
+            raise ValueError("modbus: a register map is required with transport modbus, "
+                             "and only then")
         return self
+
+    @field_validator("modbus")
+    @classmethod
+    def _map_fits_profile(cls, value: ModbusMap | None, info: ValidationInfo,
+                          ) -> ModbusMap | None:
+        """Checked here rather than in _names so an error points at the modbus: line."""
+        metrics, commands = info.data.get("metrics"), info.data.get("commands")
+        if value is None or metrics is None or commands is None:
+            return value  # the missing field is already reported
+        value.check_against(
+            {n: m.type for n, m in metrics.items()}, set(info.data.get("events") or []),
+            {n: {p: s.type for p, s in c.params.items()} for n, c in commands.items()})
+        return value
 
 
 class ProfileSet(Mapping[str, DeviceProfile]):

@@ -1,0 +1,264 @@
+"""One Modbus device as an edge driver: its poll loop, its health, its commands.
+
+:class:`ModbusDevice` implements the edge :class:`~edge.drivers.base.Driver` interface, so
+the gateway's MQTT session is the edge agent's (births, seq, outbox, acks, DeviceLost,
+CommandResult); this module only speaks Modbus.  Each poll reads the device's planned
+requests (gateway/plan.py), decodes them, and emits what changed: profile events derived
+from transitions (gateway/events.py) and the other changed metrics; the agent adds the
+periodic full report.  Failures go to the device's circuit breaker (gateway/health.py):
+lost after ``lost_after`` failed polls, probed at a back-off, born again on its first
+answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from edge.drivers.base import (
+    Availability,
+    CommandReply,
+    Driver,
+    DriverEvent,
+    Metrics,
+    MetricsChanged,
+    Params,
+)
+from gateway.bus import Bus
+from gateway.commands import Expectation, PlannedWrite, plan_command
+from gateway.config import DeviceSpec, HealthConfig
+from gateway.convert import decode, encode
+from gateway.errors import CommandRefused, DeviceError, DeviceTimeout, ModbusRefused
+from gateway.events import counter_delta, derive
+from gateway.health import Breaker, Schedule
+from gateway.plan import (
+    Image,
+    Read,
+    decode_points,
+    metrics_of,
+    plan_for,
+    plan_reads,
+    polled_points,
+)
+from protocol.modbus_map import ModbusMap
+
+log = logging.getLogger(__name__)
+
+PollObserver = Callable[[str, float, float], None]
+"""(device id, when the poll was due, when it started), loop clock; for the benchmark."""
+CONFIRM_INTERVAL_S = 0.05
+T = TypeVar("T")
+
+
+class ModbusDevice(Driver):
+    def __init__(self, spec: DeviceSpec, bus: Bus, health: HealthConfig | None = None,
+                 rng: random.Random | None = None) -> None:
+        super().__init__(spec.ref, spec.profile)
+        assert spec.profile.modbus is not None, f"{spec.ref.id}: profile has no modbus map"
+        self.map: ModbusMap = spec.profile.modbus
+        self.bus = bus
+        self.unit = spec.unit
+        self.poll_s = (spec.poll_ms or self.map.poll_ms) / 1000
+        self.timeout_s = (spec.timeout_ms or self.map.timeout_ms) / 1000
+        self.retries = self.map.retries if spec.retries is None else spec.retries
+        health = health or HealthConfig()
+        self.rng = rng or random.Random()
+        self.breaker = Breaker(health.lost_after, health.backoff_min_s, health.backoff_max_s,
+                               rng=self.rng)
+        self.polled = polled_points(self.map, spec.profile.metrics)
+        self.reads = plan_for(self.map, self.polled)
+        self.values: Metrics = {}
+        self._counters: dict[str, int] = {}
+        self.online, self.offline_reason = False, "not polled yet"
+        self.polls = 0
+        self.errors: Counter[str] = Counter()
+        self.observer: PollObserver | None = None
+        self._wake = asyncio.Event()
+        self._stopped = False
+
+    def metrics(self) -> Metrics:
+        return dict(self.values)
+
+    # ------------------------------------------------------------------ requests
+
+    async def _retrying(self, what: Callable[[], Awaitable[T]]) -> T:
+        """Run one request with the device's retries (a Modbus exception is an answer, not
+        a reason to retry; an unreachable bus will not be reachable 1 ms later either)."""
+        for attempt in range(self.retries + 1):
+            try:
+                return await what()
+            except (ModbusRefused, CommandRefused):
+                raise
+            except DeviceError as err:
+                self.errors[err.kind] += 1
+                if attempt == self.retries or err.kind == "unreachable":
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read_image(self, reads: list[Read]) -> Image:
+        image = Image()
+        for r in reads:
+            values = await self._retrying(
+                functools.partial(self.bus.read, self.id, self.unit, r, self.timeout_s))
+            image.add(r, values)
+        return image
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll_once(self) -> bool:
+        """One poll: read, decode, report what changed.  True if the device answered."""
+        self.polls += 1
+        try:
+            image = await self.read_image(self.reads)
+            points = decode_points(self.map, image, self.polled)
+        except DeviceError as err:
+            if isinstance(err, ModbusRefused):
+                self.errors[err.kind] += 1
+            self._failed(err.detail)
+            return False
+        except (ValueError, KeyError) as err:  # a frame that decodes to nonsense
+            self.errors["bad_response"] += 1
+            self._failed(f"undecodable answer: {err}")
+            return False
+        metrics = metrics_of(self.map, self.profile.metrics, points)
+        counters = {metric: int(points[ref]) for metric, ref in self.map.counters.items()}  # type: ignore[arg-type]
+        recovered = self.breaker.success() == "recovered"
+        if not self.online or recovered:
+            self.values, self._counters = metrics, counters
+            self.set_available(True)  # the agent announces a DeviceBirth with every value
+            return True
+        changes = {m: counter_delta(self._counters[m], v) for m, v in counters.items()
+                   if m in self._counters}
+        events, data = derive(self.map, self.values, metrics, changes)
+        self.values, self._counters = metrics, counters
+        for e in events:
+            self.emit(DriverEvent(e.kind, e.data, e.metrics))
+        if data:
+            self.emit(MetricsChanged(data))
+        return True
+
+    def set_available(self, online: bool, reason: str = "") -> None:
+        """As the base driver, but a lost device is a warning: someone should look."""
+        if online == self.online:
+            return
+        self.online, self.offline_reason = online, "" if online else reason
+        if online:
+            log.info("device %s answers again (bus %s, unit %d)", self.id, self.bus.id,
+                     self.unit)
+        else:
+            log.warning("device %s lost: %s", self.id, reason)
+        self.emit(Availability(online, reason))
+
+    def _failed(self, reason: str) -> None:
+        transition = self.breaker.failure(reason)
+        if transition == "lost":
+            self.set_available(False, reason)
+        elif not self.online:
+            self.offline_reason = reason  # not yet born: the node birth says why
+
+    async def run(self) -> None:
+        """Poll forever on a jittered fixed-rate schedule; probe at back-off while lost."""
+        loop = asyncio.get_running_loop()
+        schedule = Schedule.jittered(self.poll_s, loop.time(), self.rng)
+        while not self._stopped:
+            lost = self.breaker.lost
+            due = loop.time() + self.breaker.probe_delay() if lost else schedule.due
+            await self._sleep_until(due)
+            if self._stopped:
+                return
+            started = loop.time()
+            if self.observer is not None and not lost:
+                self.observer(self.id, due, started)
+            try:
+                answered = await self.poll_once()
+            except Exception as err:  # a bug in one device's map must not stop the others
+                log.exception("device %s: poll failed", self.id)
+                self.errors["internal"] += 1
+                self._failed(f"gateway error: {err}")
+                answered = False
+            if lost and answered:
+                schedule.resume(loop.time())
+            elif not self.breaker.lost:
+                schedule.advance(loop.time())
+
+    async def _sleep_until(self, due: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(due):
+                await self._wake.wait()
+        self._wake.clear()
+
+    def stop(self) -> None:
+        """End :meth:`run` at its next step.  Cancelling alone is not enough on Python
+        3.11: asyncio.wait_for (inside pymodbus) can swallow a cancellation that arrives
+        together with the answer it was waiting for."""
+        self._stopped = True
+        self._wake.set()
+
+    def poll_soon(self) -> None:
+        """Poll now instead of at the next slot (after a command changed the device)."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ commands
+
+    async def command(self, name: str, params: Params) -> CommandReply:
+        command = self.map.commands.get(name)
+        if command is None:
+            return await super().command(name, params)
+        try:
+            writes, expect = plan_command(self.map, command, self.profile.commands[name],
+                                          params)
+            for w in writes:
+                await self._write(w)
+            problem = await self._confirm(expect, command.confirm_ms / 1000)
+        except CommandRefused as err:
+            return "refused", str(err)
+        except ModbusRefused as err:
+            return "refused", err.detail
+        except DeviceError as err:
+            return "timeout", err.detail
+        finally:
+            self.poll_soon()
+        return ("done", "") if problem is None else ("timeout", problem)
+
+    async def _write(self, w: PlannedWrite) -> None:
+        current = 0
+        if w.point.bit is not None:  # a bit field: read-modify-write its register
+            image = await self.read_image([Read(w.point.table, w.address, 1)])
+            current = int(image.get(w.point.table, w.address, 1)[0])
+        values = encode(w.point, w.value, self.map.byte_order, self.map.word_order, current)
+        await self._retrying(functools.partial(self.bus.write, self.id, self.unit,
+                                               w.point.table, w.address, values,
+                                               self.timeout_s))
+
+    async def _confirm(self, expect: list[Expectation], within_s: float) -> str | None:
+        """None once every expectation reads back, else what still differs at the end."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        reads = plan_reads({f"{e.name}.{e.index}": e.point for e in expect},
+                           self.map.max_read_registers, self.map.max_read_bits,
+                           self.map.max_gap)
+        problem = "no answer"
+        while True:
+            try:
+                image = await self.read_image(reads)
+                wrong = []
+                for e in expect:
+                    raw = image.get(e.point.table, e.point.element_address(e.index),
+                                    e.point.width)
+                    got = decode(e.point, raw, self.map.byte_order, self.map.word_order)
+                    if got != e.value:
+                        wrong.append(f"{e.name} reads {got!r}, expected {e.value!r}")
+                if not wrong:
+                    return None
+                problem = "; ".join(wrong)
+            except DeviceTimeout as err:
+                problem = err.detail
+            if loop.time() + CONFIRM_INTERVAL_S > deadline:
+                return f"not confirmed within {within_s * 1000:.0f} ms: {problem}"
+            await asyncio.sleep(CONFIRM_INTERVAL_S)

@@ -1,0 +1,81 @@
+"""Report by exception: what two successive polls of a device mean (pure).
+
+Given the metrics of the previous and the current poll (and the change counters the map
+declares), :func:`derive` returns the profile events to raise, each carrying the metric
+value it sets, and the other changed metrics as plain data.  A door that opened and closed
+between two polls leaves its state unchanged but its change counter +2: the counter
+replays both transitions (door_opened, door_closed), so a short opening is never lost to
+the poll period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from protocol.modbus_map import ModbusMap
+
+MetricValue = bool | int | float | str | list[str] | None
+COUNTER_MODULO = 1 << 16
+MAX_REPLAYED = 16
+"""More counted changes than this between two polls is not a door being used (a device
+restart, a replaced controller): trust the observed state instead of replaying them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    kind: str
+    data: dict[str, MetricValue] = field(default_factory=dict)
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+
+
+def counter_delta(before: int, after: int) -> int:
+    """Changes counted by a 16-bit counter that may have wrapped."""
+    return (after - before) % COUNTER_MODULO
+
+
+def expand_transitions(before: bool, after: bool, changes: int | None) -> list[bool]:
+    """The values a bool metric took, in order, between two polls.
+
+    ``changes`` is its counter's delta (None without a counter).  If the count disagrees
+    with the observed states (odd count but same state, or a count too large), the observed
+    change alone is reported."""
+    observed = [after] if after != before else []
+    if changes is None or changes > MAX_REPLAYED or (changes % 2 == 1) != (after != before):
+        return observed
+    return [(i % 2 == 0) != before for i in range(changes)]
+
+
+def _split(entry: str, names: list[str]) -> dict[str, MetricValue]:
+    index, _, label = entry.partition(":")
+    parts: list[MetricValue] = [int(index) if index.isdigit() else index, label]
+    return dict(zip(names, parts, strict=False))
+
+
+def derive(m: ModbusMap, before: Mapping[str, MetricValue], after: Mapping[str, MetricValue],
+           counter_changes: Mapping[str, int] | None = None,
+           ) -> tuple[list[Derived], dict[str, MetricValue]]:
+    """(events in order, changed metrics no event carries)."""
+    counter_changes = counter_changes or {}
+    events: list[Derived] = []
+    carried: set[str] = set()
+    for metric in after:
+        old, new = before.get(metric), after[metric]
+        rules = [r for r in m.events if r.metric == metric]
+        if not rules:
+            continue
+        if isinstance(new, bool) and isinstance(old, bool):
+            for value in expand_transitions(old, new, counter_changes.get(metric)):
+                for rule in rules:
+                    if rule.becomes is value:
+                        events.append(Derived(rule.kind, {}, {metric: value}))
+                        carried.add(metric)
+        elif isinstance(new, list) and isinstance(old, list):
+            added = [e for e in new if e not in old]
+            removed = [e for e in old if e not in new]
+            for rule in rules:
+                for entry in added if rule.when == "added" else removed:
+                    events.append(Derived(rule.kind, _split(entry, rule.data), {metric: new}))
+                    carried.add(metric)
+    data = {k: v for k, v in after.items() if before.get(k) != v and k not in carried}
+    return events, data
