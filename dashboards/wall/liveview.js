@@ -1,0 +1,223 @@
+// The live camera tile of the duty-desk wall (docs/video.md "Live view").
+//
+// Selecting a zone opens its camera live over WebRTC: the page offers to receive video,
+// posts the offer to the server (POST /api/live/{camera}/offer, the session cookie
+// authenticates it) and plays the answer's stream.  The server relays the camera and
+// enforces the limits; when no picture can be had the tile says why instead of showing a
+// black rectangle.  The camera's diagnosis (from the live feed's device updates) stays on
+// the tile, so a frozen picture is never mistaken for a quiet room.
+
+import { h, clear } from "../shared/dom.js";
+import { lang, onLangChange } from "../shared/i18n.js";
+
+const TEXT = {
+  title: { zh: "实时画面", en: "Live view" },
+  close: { zh: "关闭实时画面", en: "Close live view" },
+  retry: { zh: "重试", en: "Retry" },
+  connecting: { zh: "正在连接摄像机…", en: "Connecting to the camera…" },
+  playing: { zh: "实时", en: "Live" },
+  ended: { zh: "画面已中断", en: "The stream stopped" },
+  no_camera: { zh: "该房间没有摄像机", en: "This room has no camera" },
+  unauthorized: { zh: "请先登录", en: "Please sign in" },
+  forbidden: { zh: "当前账号无权查看实时画面", en: "Your role may not watch live video" },
+  limit: { zh: "实时画面路数已达上限", en: "Live stream limit reached" },
+  no_picture: { zh: "无法获取画面", en: "No picture" },
+  unsupported: { zh: "浏览器不支持 WebRTC", en: "This browser has no WebRTC" },
+  failed: { zh: "实时画面失败", en: "Live view failed" },
+  diagnosis: { zh: "画面诊断", en: "Picture" },
+  "diag.ok": { zh: "正常", en: "OK" },
+  "diag.no_signal": { zh: "无信号", en: "No signal" },
+  "diag.stale": { zh: "画面停止更新", en: "Picture stale" },
+  "diag.black": { zh: "黑屏", en: "Black" },
+  "diag.dark": { zh: "过暗", en: "Too dark" },
+  "diag.frozen": { zh: "画面冻结", en: "Frozen" },
+  "diag.occluded": { zh: "镜头遮挡", en: "Lens occluded" },
+  "diag.blurred": { zh: "模糊", en: "Blurred" },
+  "diag.colour_cast": { zh: "偏色", en: "Colour cast" },
+  "status.offline": { zh: "摄像机离线", en: "Camera offline" },
+  "status.stale": { zh: "摄像机无心跳", en: "Camera silent" },
+  "status.unknown": { zh: "摄像机状态未知", en: "Camera state unknown" },
+};
+
+function tr(key, fallback) {
+  const entry = TEXT[key];
+  return entry ? entry[lang()] : fallback ?? key;
+}
+
+/** Resolves once the peer connection has gathered its ICE candidates (one round trip). */
+function gathered(pc, timeoutMs = 3000) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== "complete") return;
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve();
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, timeoutMs); // host candidates suffice on the LAN
+  });
+}
+
+export class LiveTile {
+  constructor(container) {
+    if (!document.querySelector('link[href="/static/wall/liveview.css"]')) {
+      document.head.append(h("link", { rel: "stylesheet", href: "/static/wall/liveview.css" }));
+    }
+    this.zone = null;
+    this.camera = null;
+    this.device = null;
+    this.pc = null;
+    this.session = null;
+    this.generation = 0; // a newer selection makes an older negotiation moot
+    this.status = "idle";
+    this.message = "";
+
+    this.video = h("video", { class: "live-video", autoplay: true, muted: true, playsinline: true });
+    this.video.muted = true;
+    this.titleEl = h("span", { class: "live-title" });
+    this.diagEl = h("span", { class: "live-diag" });
+    this.stateEl = h("div", { class: "live-state", role: "status", "aria-live": "polite" });
+    this.retryEl = h("button", { type: "button", class: "btn btn-ghost live-retry", hidden: true,
+      onclick: () => this.start() });
+    this.closeEl = h("button", { type: "button", class: "btn btn-ghost live-close",
+      onclick: () => this.select(null) }, "✕");
+    this.el = h("section", { id: "live-tile", class: "live-tile", hidden: true },
+      h("div", { class: "live-head" }, this.titleEl, this.diagEl, this.closeEl),
+      h("div", { class: "live-screen" }, this.video, this.stateEl),
+      h("div", { class: "live-foot" }, this.retryEl));
+    container.append(this.el);
+    onLangChange(() => this.paint());
+    window.addEventListener("pagehide", () => this.stop());
+  }
+
+  /** A zone was selected (or null): its camera goes live, the previous one stops. */
+  select(zoneId, devices = new Map()) {
+    if (zoneId === this.zone) return;
+    this.stop();
+    this.zone = zoneId;
+    this.camera = zoneId ? `camera-${zoneId}` : null;
+    this.device = this.camera ? devices.get(this.camera) ?? null : null;
+    this.el.hidden = !zoneId;
+    if (!zoneId) return;
+    if (this.camera && !devices.has(this.camera) && devices.size) {
+      this.setState("error", tr("no_camera"));
+      return;
+    }
+    this.start();
+  }
+
+  /** Device updates from the live feed: keep the diagnosis current. */
+  update(devices) {
+    if (!this.camera) return;
+    const device = devices.get(this.camera) ?? null;
+    if (device !== this.device) {
+      this.device = device;
+      this.paint();
+    }
+  }
+
+  async start() {
+    const generation = ++this.generation;
+    this.closePeer();
+    if (typeof RTCPeerConnection === "undefined") {
+      this.setState("error", tr("unsupported"));
+      return;
+    }
+    this.setState("connecting", tr("connecting"));
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addEventListener("track", (event) => {
+      this.video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
+      this.video.play().catch(() => {}); // autoplay of muted video is allowed
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (this.pc !== pc) return;
+      if (pc.connectionState === "connected") this.setState("playing", "");
+      else if (["failed", "closed"].includes(pc.connectionState)) this.setState("error", tr("ended"));
+    });
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      const response = await fetch(`/api/live/${encodeURIComponent(this.camera)}/offer`, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer" }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (generation !== this.generation) return;
+      if (!response.ok) {
+        this.closePeer();
+        this.setState("error", this.refusal(response.status, body?.detail));
+        return;
+      }
+      this.session = body.session;
+      if (body.camera) this.device = { ...(this.device || {}), status: body.camera.status,
+        metrics: { ...(this.device?.metrics || {}), diagnosis: body.camera.diagnosis,
+          diagnosis_detail: body.camera.diagnosis_detail } };
+      await pc.setRemoteDescription({ sdp: body.sdp, type: body.type });
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.closePeer();
+      this.setState("error", `${tr("failed")}: ${err?.message ?? err}`);
+    }
+  }
+
+  refusal(status, detail) {
+    const why = typeof detail === "string" ? detail : "";
+    if (status === 401) return tr("unauthorized");
+    if (status === 403) return tr("forbidden");
+    if (status === 404) return tr("no_camera");
+    if (status === 429) return `${tr("limit")}: ${why}`;
+    if (status === 503) return `${tr("no_picture")}: ${why}`;
+    return `${tr("failed")} (HTTP ${status})${why ? `: ${why}` : ""}`;
+  }
+
+  closePeer() {
+    const session = this.session;
+    this.session = null;
+    if (session) {
+      fetch(`/api/live/sessions/${encodeURIComponent(session)}`,
+        { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
+    }
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+    }
+    this.video.srcObject = null;
+  }
+
+  stop() {
+    this.generation += 1;
+    this.closePeer();
+    this.status = "idle";
+  }
+
+  setState(status, message) {
+    this.status = status;
+    this.message = message;
+    this.paint();
+  }
+
+  paint() {
+    this.el.dataset.status = this.status;
+    this.titleEl.textContent = this.camera ? `${tr("title")} · ${this.camera}` : tr("title");
+    this.closeEl.setAttribute("aria-label", tr("close"));
+    this.closeEl.title = tr("close");
+    this.retryEl.textContent = tr("retry");
+    this.retryEl.hidden = this.status !== "error";
+    this.stateEl.textContent = this.message;
+    this.stateEl.hidden = this.status === "playing";
+    clear(this.diagEl);
+    const device = this.device;
+    if (!device) return;
+    const status = device.status;
+    const diagnosis = device.metrics?.diagnosis;
+    const bad = status && status !== "online" ? tr(`status.${status}`, status)
+      : diagnosis && diagnosis !== "ok" ? tr(`diag.${diagnosis}`, diagnosis) : null;
+    this.diagEl.className = `live-diag ${bad ? "live-diag-bad" : "live-diag-ok"}`;
+    this.diagEl.append(`${tr("diagnosis")}: ${bad ?? tr("diag.ok")}`);
+    const detail = device.metrics?.diagnosis_detail;
+    this.diagEl.title = bad && detail ? detail : "";
+  }
+}

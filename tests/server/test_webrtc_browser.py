@@ -1,0 +1,121 @@
+"""The wall's live view in Debian's Chromium (Playwright): clicking an interrogation room
+plays its camera over WebRTC, relayed by the server from a simulated MJPEG camera — the
+video element's time advances on decoded frames — with the camera's diagnosis on the
+tile; without a login the signalling API refuses."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from protocol import topics
+from protocol.codec import now_ms
+from protocol.messages import DeviceData
+from simulators.devices.cameras import CameraServer
+from tests.conftest import REPO
+from tests.server.test_api_support import (
+    ADMIN_PASSWORD,
+    COMMAND_KEY,
+    FakeNode,
+    running_server,
+    wait_until,
+)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 # WebRTC on one machine: plain host candidates, loopback allowed.
+                 "--allow-loopback-in-peer-connection",
+                 "--disable-features=WebRtcHideLocalIpsWithMdns",
+                 "--autoplay-policy=no-user-gesture-required"]
+CAMERA = "camera-interrogation-1"
+NODE = "edge-interview"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+
+
+@pytest.fixture(autouse=True)
+def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
+
+
+async def test_live_view_plays_in_chromium_and_refuses_without_login(mqtt_broker,
+                                                                    tmp_path: Path) -> None:
+    """No session: POST /api/live/…/offer answers 401.  Logged in through the page's form,
+    a click on interrogation-1 opens the live tile; Chromium negotiates, decodes and plays
+    (currentTime advances, 640×360); the tile shows the diagnosis and follows it when the
+    edge reports the picture frozen."""
+    from playwright.async_api import async_playwright, expect
+
+    if not HAVE_CHROMIUM:
+        pytest.skip("Debian's chromium is not installed")
+    async with CameraServer("Interrogation 1", fps=8) as cam, \
+            running_server(tmp_path, mqtt_broker.url) as server:
+        node = FakeNode(mqtt_broker.port, NODE)
+        try:
+            node.birth()
+            node.device_birth(CAMERA, "camera", {"online": True, "diagnosis": "ok",
+                                                 "diagnosis_detail": "",
+                                                 "stream_url": cam.url})
+
+            async def camera_known() -> bool:
+                cams = (await server.get("/api/live/cameras")).json()
+                return any(c["id"] == CAMERA and c["live"] for c in cams)
+
+            await wait_until(camera_known, "camera born")
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    page = await browser.new_page(viewport={"width": 1920, "height": 1080},
+                                                  locale="zh-CN")
+                    errors: list[str] = []
+                    page.on("pageerror", lambda err: errors.append(str(err)))
+                    await page.goto(server.base + "/")
+                    refused = await page.evaluate(
+                        """async (camera) => (await fetch(`/api/live/${camera}/offer`, {
+                            method: "POST", headers: {"Content-Type": "application/json"},
+                            body: JSON.stringify({sdp: "v=0 x x x x x", type: "offer"})
+                        })).status""", CAMERA)
+                    assert refused == 401
+
+                    await page.fill("input[name=username]", "admin")
+                    await page.fill("input[name=password]", ADMIN_PASSWORD)
+                    await page.click(".login-card button[type=submit]")
+                    await expect(page.locator("#conn")).to_have_attribute(
+                        "data-status", "live", timeout=10_000)
+                    await page.locator('g.zone[data-zone="interrogation-1"]').click()
+                    tile = page.locator("#live-tile")
+                    await expect(tile).to_be_visible()
+                    await expect(tile).to_have_attribute("data-status", "playing",
+                                                         timeout=15_000)
+                    video = tile.locator("video")
+                    await page.wait_for_function(
+                        "v => v.currentTime > 0.5 && v.videoWidth > 0",
+                        arg=await video.element_handle(), timeout=15_000)
+                    first = await video.evaluate("v => v.currentTime")
+                    await asyncio.sleep(1.5)
+                    later = await video.evaluate("v => v.currentTime")
+                    size = await video.evaluate("v => [v.videoWidth, v.videoHeight]")
+                    assert later > first, (first, later)
+                    assert size == [640, 360]
+                    await expect(tile.locator(".live-diag")).to_have_text("画面诊断: 正常")
+                    shots = REPO / "test-artifacts"
+                    shots.mkdir(exist_ok=True)
+                    await page.screenshot(path=str(shots / "wall-live-view.png"))
+
+                    node.publish(topics.device_topic("reference", NODE, CAMERA,
+                                                     topics.DeviceMessage.DATA),
+                                 DeviceData(ts=now_ms(), seq=node.next_seq(),
+                                            metrics={"diagnosis": "frozen",
+                                                     "diagnosis_detail": "no change for 4s"}))
+                    await expect(tile.locator(".live-diag")).to_have_text(
+                        "画面诊断: 画面冻结", timeout=5_000)
+                    assert not errors, errors
+                finally:
+                    await browser.close()
+        finally:
+            node.close()
