@@ -22,6 +22,13 @@ States (CONTRACT.md, after ISA-18.2 / IEC 62682)::
   condition raises a NEW alarm with a new id; the closed one stays as history.
 * Acknowledging an alarm that is already acknowledged raises AlarmAlreadyAcked (a Conflict:
   two operators acknowledging at once); an unknown id raises AlarmNotFound.
+* Annunciation (ISA-18.2 §4 "shelving" and "suppressed by design"): an alarm may be
+  *shelved* (an operator's timed action, per (rule, subject); see shelving.py) or
+  *suppressed* because its device or zone is in maintenance (maintenance.py).  Either way
+  it still follows the lifecycle above and is stored and logged; it is only not announced
+  (no guard alert, no escalation, dimmed on the wall).  A ``Gate`` tells ``sync`` the
+  flags of new alarms, so a raised alarm is shelved or suppressed from its first snapshot;
+  ``regate`` applies later changes of the shelf or of maintenance to open alarms.
 
 Every change is returned as an AlarmChange holding a *snapshot* of the alarm, so consumers
 (store, hub, guard alerts) see the state at that transition even if they run later.
@@ -34,7 +41,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, Protocol
 
 from server.errors import Conflict, NotFound, ServerError
 from server.rules.types import AlarmKey, Severity, Violation
@@ -42,6 +49,27 @@ from server.rules.types import AlarmKey, Severity, Violation
 log = logging.getLogger(__name__)
 
 AlarmState = Literal["active_unacked", "active_acked", "cleared_unacked", "cleared"]
+AlarmAction = Literal["raised", "updated", "cleared", "acked", "commented", "shelved",
+                      "unshelved", "suppressed", "unsuppressed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShelfMark:
+    """What the shelf says of one (rule, subject): shelved until when, by whom, why."""
+
+    until: float
+    by: str
+    reason: str
+
+
+class Gate(Protocol):
+    """Which open alarms are announced (implemented by the alarm desk)."""
+
+    def shelf_mark(self, key: AlarmKey) -> ShelfMark | None: ...
+
+    def suppression(self, rule: str, subject: str, zone: str | None) -> str | None:
+        """``"device:<id>"`` / ``"zone:<id>"`` when maintenance suppresses it, else None."""
+        ...
 
 
 class AlarmError(ServerError):
@@ -78,6 +106,10 @@ class Alarm:
     acked_by: str | None = None
     count: int = 1  # re-occurrences folded into this alarm
     comments: list[tuple[float, str, str]] = field(default_factory=list)  # (ts, user, text)
+    shelved_until: float | None = None
+    shelved_by: str | None = None
+    shelve_reason: str = ""
+    suppressed_by: str | None = None  # "device:<id>" / "zone:<id>" (maintenance)
 
     @property
     def key(self) -> AlarmKey:
@@ -96,6 +128,15 @@ class Alarm:
         """Cleared and acknowledged: nothing left to do, a returning condition is new."""
         return self.state == "cleared"
 
+    @property
+    def shelved(self) -> bool:
+        return self.shelved_until is not None
+
+    @property
+    def annunciated(self) -> bool:
+        """Needs someone's attention now: open, neither shelved nor suppressed."""
+        return not self.closed and self.shelved_until is None and self.suppressed_by is None
+
     def snapshot(self) -> Alarm:
         return replace(self, comments=list(self.comments))
 
@@ -105,7 +146,7 @@ class AlarmChange:
     """One transition, for the store (append to history), the hub and the guards."""
 
     alarm: Alarm
-    action: Literal["raised", "updated", "cleared", "acked", "commented"]
+    action: AlarmAction
     at: float
     by: str | None = None
 
@@ -128,19 +169,34 @@ class AlarmBook:
             counter = itertools.count(max(self._alarms, default=0) + 1)
             next_id = counter.__next__
         self._next_id = next_id
+        self._last_active: Mapping[AlarmKey, Violation] | None = None
 
     # ------------------------------------------------------------------ transitions
 
-    def sync(self, active: Mapping[AlarmKey, Violation], now: float) -> list[AlarmChange]:
-        """Raise alarms for new violations, update re-occurring ones, clear the rest."""
+    def sync(self, active: Mapping[AlarmKey, Violation], now: float,
+             gate: Gate | None = None) -> list[AlarmChange]:
+        """Raise alarms for new violations, update re-occurring ones, clear the rest.
+        ``gate`` marks a raised (or returning) alarm shelved or suppressed before its
+        "raised" change is reported.
+
+        The very mapping of the previous call (the engine and the conditioner hand back the
+        same object when nothing changed) is a no-op, answered without looking: so a caller
+        must not modify a mapping after passing it."""
+        if active is self._last_active:
+            return []
+        self._last_active = active
         changes: list[AlarmChange] = []
         for key, violation in active.items():
             alarm = self._open.get(key)
             if alarm is None:
                 alarm = self._raise(violation, now)
+                if gate is not None:
+                    self._gate(alarm, gate)
                 changes.append(AlarmChange(alarm.snapshot(), "raised", now))
             elif not alarm.active:
                 self._reactivate(alarm, violation, now)
+                if gate is not None:
+                    self._gate(alarm, gate)
                 changes.append(AlarmChange(alarm.snapshot(), "raised", now))
             elif self._follow(alarm, violation, now):
                 changes.append(AlarmChange(alarm.snapshot(), "updated", now))
@@ -171,6 +227,35 @@ class AlarmBook:
         alarm.comments.append((now, user, text))
         alarm.updated_at = now
         return AlarmChange(alarm.snapshot(), "commented", now, by=user)
+
+    def regate(self, gate: Gate, now: float, by: str | None = None) -> list[AlarmChange]:
+        """Apply the shelf and maintenance as they are now to every open alarm; one change
+        per flag that moved ("shelved", "unshelved", "suppressed", "unsuppressed")."""
+        changes: list[AlarmChange] = []
+        for alarm in sorted(self._open.values(), key=lambda a: a.id):
+            before = (alarm.shelved_until, alarm.suppressed_by)
+            self._gate(alarm, gate)
+            if (alarm.shelved_until, alarm.suppressed_by) == before:
+                continue
+            alarm.updated_at = now
+            if alarm.shelved_until != before[0]:
+                action: AlarmAction = "shelved" if alarm.shelved else "unshelved"
+                who = alarm.shelved_by if alarm.shelved else by
+                changes.append(AlarmChange(alarm.snapshot(), action, now, by=who))
+            if alarm.suppressed_by != before[1]:
+                action = "suppressed" if alarm.suppressed_by else "unsuppressed"
+                changes.append(AlarmChange(alarm.snapshot(), action, now, by=by))
+        return changes
+
+    @staticmethod
+    def _gate(alarm: Alarm, gate: Gate) -> None:
+        mark = gate.shelf_mark(alarm.key)
+        if mark is None:
+            alarm.shelved_until, alarm.shelved_by, alarm.shelve_reason = None, None, ""
+        else:
+            alarm.shelved_until, alarm.shelved_by, alarm.shelve_reason = (
+                mark.until, mark.by, mark.reason)
+        alarm.suppressed_by = gate.suppression(alarm.rule, alarm.subject, alarm.zone)
 
     def _raise(self, v: Violation, now: float) -> Alarm:
         alarm = Alarm(id=self._next_id(), rule=v.rule, subject=v.subject, zone=v.zone,
