@@ -22,6 +22,8 @@ from protocol.messages import (
     DeviceEvent,
     DeviceLost,
     EventAck,
+    GuardAlert,
+    GuardReceipt,
     Message,
     NodeBirth,
     NodeDeath,
@@ -51,7 +53,8 @@ DEVICE_TYPES: dict[str, type[Message]] = {
 }
 
 _encoder = msgspec.json.Encoder()
-_MESSAGE_TYPES: list[type[Message]] = [*NODE_TYPES.values(), *DEVICE_TYPES.values(), ServerState]
+_MESSAGE_TYPES: list[type[Message]] = [*NODE_TYPES.values(), *DEVICE_TYPES.values(), ServerState,
+                                      GuardAlert, GuardReceipt]
 _decoders: dict[type[Message], msgspec.json.Decoder[Any]] = {
     t: msgspec.json.Decoder(t) for t in _MESSAGE_TYPES
 }

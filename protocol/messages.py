@@ -171,3 +171,37 @@ class ServerState(Message, frozen=True, kw_only=True):
 
 UplinkMessage = NodeBirth | NodeDeath | NodeHeartbeat | DeviceBirth | DeviceData | DeviceEvent \
     | DeviceLost | CommandResult
+
+
+# ---------------------------------------------------------------------------- guard terminals
+# Alerts for dedicated guard terminals (server/alerts/mqtt.py; docs/alarms.md): the server
+# publishes a GuardAlert on guard_alert_topic(site, guard) (QoS 1, again every redeliver_s
+# until delivered); the terminal answers on guard_receipt_topic(site, guard).
+
+AlertStep = Literal["delivered", "seen", "acknowledged", "arrived", "resolved"]
+
+
+class GuardAlert(Message, frozen=True, kw_only=True):
+    """An alarm for one guard: where, what happened and what to do."""
+
+    alarm: Annotated[int, msgspec.Meta(ge=1)]
+    rule: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    severity: Literal["critical", "major", "minor", "warning"]
+    state: Literal["active_unacked", "active_acked", "cleared_unacked", "cleared"]
+    zone: Id | None = None
+    subject: Text = ""
+    level: Annotated[int, msgspec.Meta(ge=-1, le=2)] = 0  # 0 zone, 1 all guards, 2 supervisor
+    raised: Millis
+    message_zh: Text = ""
+    message_en: Text = ""
+    todo_zh: Text = ""
+    todo_en: Text = ""
+    resend: bool = False
+
+
+class GuardReceipt(Message, frozen=True, kw_only=True):
+    """A terminal's receipt (``delivered``, ``seen``) or a guard's step on it."""
+
+    alarm: Annotated[int, msgspec.Meta(ge=1)]
+    step: AlertStep
+    note: Text = ""

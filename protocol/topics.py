@@ -72,6 +72,27 @@ def guard_alert_topic(site: str, guard: str) -> str:
     return f"{TOPIC_ROOT}/{site}/guard/{guard}/alert"
 
 
+def guard_receipt_topic(site: str, guard: str) -> str:
+    """A guard terminal's delivery receipts and steps (GuardReceipt), terminal -> server."""
+    return f"{TOPIC_ROOT}/{site}/guard/{guard}/receipt"
+
+
+def guard_receipt_filter(site: str) -> str:
+    """What the server subscribes to for every guard terminal's receipts."""
+    return f"{TOPIC_ROOT}/{site}/guard/+/receipt"
+
+
+def parse_guard_topic(topic: str) -> tuple[str, str, str]:
+    """(site, guard, "alert"|"receipt") of a guard topic; ProtocolError('topic') otherwise.
+    A broker ACL confines a terminal to ``cw/v1/{site}/guard/{guard}/#``, so the guard
+    named in the topic is who sent a receipt."""
+    parts = topic.split("/")
+    if (len(parts) != 6 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT or parts[3] != "guard"
+            or parts[5] not in ("alert", "receipt")):
+        raise ProtocolError("topic", f"not a guard topic: {topic[:120]!r}")
+    return check_id(parts[2], "site id"), check_id(parts[4], "guard id"), parts[5]
+
+
 def node_filter(site: str, node: str) -> str:
     """Everything addressed to or sent by one node (its ACL prefix)."""
     return f"{TOPIC_ROOT}/{site}/node/{node}/#"

@@ -24,7 +24,23 @@ from protocol.profiles import ProfileSet, load_profiles
 from protocol.site import SiteConfig, load_site
 from protocol.version import PROTOCOL_VERSION
 from server.alarms.lifecycle import AlarmBook
-from server.api import alarms, auth, health, live, people, ws
+from server.alerts.desk import load_desk
+from server.alerts.mqtt import GuardMqtt
+from server.api import (
+    alarm_actions,
+    alarms,
+    auth,
+    guards,
+    health,
+    kpis,
+    live,
+    live_view,
+    maintenance,
+    pages,
+    people,
+    users,
+    ws,
+)
 from server.api.limits import BodySizeLimit
 from server.auth import Authenticator
 from server.config import ServerConfig, command_key, read_or_create_secret
@@ -71,6 +87,10 @@ def create_app(config: ServerConfig, ready: asyncio.Event | None = None) -> Fast
     for router in (auth.router, alarms.router, live.router, people.router, ws.router,
                    health.router):
         app.include_router(router)
+    for router in (alarm_actions.router, guards.router, maintenance.router, kpis.router,
+                   users.router, pages.router):  # alarm management (docs/alarms.md)
+        app.include_router(router)
+    app.include_router(live_view.router)  # live camera view over WebRTC (docs/video.md)
     _mount_dashboards(app)
     return app
 
@@ -94,22 +114,38 @@ async def running(app: FastAPI, config: ServerConfig, site: SiteConfig,
         hub = Hub(metrics)
         key = await asyncio.to_thread(command_key, config)
         link = await stack.enter_async_context(MqttLink(config.mqtt, site.id, key))
+        desk = await load_desk(store, site=site, profiles=profiles, twin=twin, book=book,
+                               settings=config.alarms, speed=config.speed, hub=hub,
+                               config_sections=_config_sections(config, site))
+        desk.mqtt = await stack.enter_async_context(GuardMqtt(config.mqtt, site.id,
+                                                              desk.on_receipt))
         coordinator = Coordinator(site=site, speed=config.speed, twin=twin,
                                   engine=RuleEngine(site, config.speed), book=book,
-                                  store=store, link=link, hub=hub, metrics=metrics)
+                                  store=store, link=link, hub=hub, metrics=metrics,
+                                  desk=desk)
         for name, value in (("coordinator", coordinator), ("auth", authenticator),
                             ("hub", hub), ("link", link), ("metrics", metrics),
                             ("store", store)):
             setattr(app.state, name, value)
         task = asyncio.create_task(coordinator.run(), name="coordinator")
         task.add_done_callback(_report_crash)
+        desk_task = asyncio.create_task(desk.run(coordinator), name="alarm-desk")
+        desk_task.add_done_callback(_report_crash)
         log.info("server for site %s running (speed %s, data %s)", site.id, config.speed,
                  data_dir)
         try:
             yield coordinator
         finally:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            desk_task.cancel()
+            await asyncio.gather(task, desk_task, return_exceptions=True)
+
+
+def _config_sections(config: ServerConfig, site: SiteConfig) -> dict[str, object]:
+    """What the audit's ``config_change`` compares between starts (no secrets)."""
+    server = config.model_dump(mode="json", exclude={"alarms"})
+    server.get("mqtt", {}).pop("password", None)
+    return {"server": server, "site": site.model_dump(mode="json")}
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

@@ -1,10 +1,11 @@
 """``custodywatch check-config FILE…``: validate any config file of the project.
 
 The kind of each file is detected from its top-level keys: a device profile (``id`` and
-``metrics``), a site (``zones`` and ``nodes``), an edge agent config (``node``), a scenario
-(``steps``), otherwise a server config.  Sites, edge configs and scenarios are checked
-against the bundled device profiles.  Prints ``OK <file>`` or the problems as
-``file:line: field: message (got value)``; exit status 1 if any file is bad.
+``metrics``), a site (``zones`` and ``nodes``), a gateway config (``node`` and ``buses``), an
+edge agent config (``node``), a scenario (``steps``), otherwise a server config.  Sites,
+edge and gateway configs and scenarios are checked against the bundled device profiles.
+Prints ``OK <file>`` or the problems as ``file:line: field: message (got value)``; exit
+status 1 if any file is bad.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def detect_kind(data: Any) -> str:
         return "site"
     if "steps" in keys:
         return "scenario"
+    if "node" in keys and "buses" in keys:
+        return "gateway"
     if "node" in keys:
         return "edge"
     return "server"
@@ -64,6 +67,11 @@ def check_file(path: Path, profiles: Callable[[], ProfileSet]) -> str:
         loader = _optional("edge.config", "load_edge_config")
         if loader is None:
             return "SKIP (edge agent not installed)"
+        loader(path)
+    elif kind == "gateway":
+        loader = _optional("gateway.config", "load_gateway_config")
+        if loader is None:
+            return "SKIP (gateway not installed)"
         loader(path)
     elif kind == "scenario":
         loader = _optional("simulators.scenario", "load_scenario")

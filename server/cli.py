@@ -65,6 +65,41 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate config files and device profiles")
     check.add_argument("files", nargs="+", metavar="FILE")
     _add_common(check)
+
+    bench = sub.add_parser("bench", help="benchmarks (numbers to read, not pass/fail)")
+    bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    bench_rules = bench_sub.add_parser(
+        "rules", help="rule engine: Twin.apply + evaluate per message, 100 zones, 300 people")
+    bench_rules.add_argument("--json", action="store_true",
+                             help="one JSON object on the last line")
+    bench_rules.add_argument("--events", type=int, default=20000, help="messages (20000)")
+    bench_rules.add_argument("--baseline-events", type=int, default=500,
+                             help="messages for the full-evaluation baseline (500; 0: skip)")
+    bench_rules.add_argument("--batch", type=int, default=100,
+                             help="messages per evaluation for the batched figure (100; 0: skip)")
+    _add_common(bench_rules)
+    bench_camera = bench_sub.add_parser(
+        "camera", help="picture diagnostics: ms per frame, edge CPU per camera")
+    bench_camera.add_argument("--json", action="store_true",
+                              help="one JSON object on the last line")
+    bench_camera.add_argument("--cameras", type=int, default=4, help="simulated cameras (4)")
+    bench_camera.add_argument("--seconds", type=float, default=10.0,
+                              help="CPU measuring time (10)")
+    _add_common(bench_camera)
+    bench_modbus = bench_sub.add_parser(
+        "modbus", help="Modbus gateway: 100 devices × 10 registers at 1 Hz over TCP, 5 dead")
+    bench_modbus.add_argument("--json", action="store_true",
+                              help="one JSON object on the last line")
+    bench_modbus.add_argument("--seconds", type=float, default=20.0,
+                              help="measuring time of each phase (20)")
+    from gateway.bench import add_arguments as add_modbus_bench_arguments  # argparse only
+
+    add_modbus_bench_arguments(bench_modbus)
+    _add_common(bench_modbus)
+
+    from server.audit import add_audit_parser  # argparse only; the checks load on use
+
+    _add_common(add_audit_parser(sub))
     return parser
 
 
@@ -85,12 +120,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_edge(args.config)
     if args.command == "gateway":
-        print("custodywatch gateway: the Modbus gateway arrives with issue #5", file=sys.stderr)
-        return 2
+        from gateway.main import run_gateway
+
+        return run_gateway(args.config)
     if args.command == "simulate":
         from simulators.cli import run_simulate
 
         return run_simulate(args)
+    if args.command == "bench" and args.bench == "rules":
+        from server.rules.bench import run_bench_rules
+
+        return run_bench_rules(args.events, as_json=args.json,
+                               baseline_events=args.baseline_events, batch=args.batch)
+    if args.command == "bench" and args.bench == "modbus":
+        from gateway.bench import run_bench
+
+        return run_bench(args)
+    if args.command == "bench" and args.bench == "camera":
+        from edge.video.bench import run_bench_camera
+
+        return run_bench_camera(args.cameras, args.seconds, as_json=args.json)
+    if args.command == "audit":
+        from server.audit import run_audit
+
+        return run_audit(args)
     if args.command == "demo":
         from server.demo import run_demo
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from protocol.config import StrictModel, load_yaml_model
+from server.alarms.settings import AlarmSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class ServerConfig(StrictModel):
     command_key_file: Path | None = Field(default=None,
                                           description="default <data_dir>/command.key")
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)  # docs/alarms.md
 
 
 def load_server_config(path: str | Path) -> ServerConfig:

@@ -121,6 +121,8 @@ def _banner(config: ServerConfig, broker_url: str, password: str, simulated: boo
         "",
         "CustodyWatch demo is running  (Ctrl-C to stop)",
         f"  duty-desk wall   {url}/",
+        f"  guard handheld   {url}/guard",
+        f"  supervisor       {url}/reports",
         f"  API docs         {url}/docs",
         f"  health, metrics  {url}/healthz   {url}/metrics",
         f"  MQTT broker      {broker_url}",

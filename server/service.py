@@ -24,7 +24,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from protocol.codec import decode_for_topic
 from protocol.errors import ProtocolError
@@ -32,6 +32,8 @@ from protocol.messages import DeviceEvent
 from protocol.site import SiteConfig
 from protocol.topics import parse_topic
 from server.alarms.lifecycle import Alarm, AlarmBook, AlarmChange
+from server.alarms.settings import AlarmSettings
+from server.alerts.desk import AlarmDesk, Outcome
 from server.api.views import (
     alarm_json,
     device_json,
@@ -39,7 +41,9 @@ from server.api.views import (
     zone_json,
     zone_severities,
 )
-from server.errors import Conflict, NotFound, UnknownIdentity
+from server.custody import CustodyLimits
+from server.custody_desk import CustodyDesk
+from server.errors import Conflict, NotFound, ServerError, UnknownIdentity
 from server.hub import Hub
 from server.ingest import Inbound, MqttLink
 from server.metrics import ServerMetrics
@@ -53,12 +57,13 @@ log = logging.getLogger(__name__)
 MAX_TIMER_SLEEP_S = 1.0  # safety net only: the timer normally wakes exactly when due
 REBIRTH_MIN_INTERVAL_S = 5.0  # per node, so a chattering node is not flooded
 MAX_ACK_IDS = 4096  # EventAck.ids limit
+T = TypeVar("T")
 
 
 class Coordinator:
     def __init__(self, *, site: SiteConfig, speed: float, twin: Twin, engine: RuleEngine,
                  book: AlarmBook, store: SqliteStore, link: MqttLink, hub: Hub,
-                 metrics: ServerMetrics) -> None:
+                 metrics: ServerMetrics, desk: AlarmDesk | None = None) -> None:
         self.site = site
         self.speed = speed
         self.twin = twin
@@ -75,6 +80,12 @@ class Coordinator:
         self._logged: set[tuple[str, str]] = set()
         self._last_rebirth: dict[str, float] = {}
         self._engine_failing = False
+        self.custody_limits = CustodyLimits.from_site(site)  # the API's custody clocks
+        self.custody = CustodyDesk(self)  # intake, release, transfer, outings, tags
+        # Alarm management (server/alerts/desk.py): conditioning, shelving, maintenance,
+        # escalation to guards; app.py passes one restored from the store.
+        self.desk = desk or AlarmDesk(site=site, profiles=twin.profiles, twin=twin, book=book,
+                                      settings=AlarmSettings(), speed=speed, hub=hub)
 
     # ------------------------------------------------------------------ tasks
 
@@ -115,7 +126,8 @@ class Coordinator:
                 pass
 
     def _due(self) -> float | None:
-        candidates = [t for t in (self._next_due, self.twin.next_sweep_due()) if t is not None]
+        candidates = [t for t in (self._next_due, self.twin.next_sweep_due(),
+                                  self.desk.next_due()) if t is not None]
         return min(candidates) if candidates else None
 
     # ------------------------------------------------------------------ MQTT path
@@ -128,10 +140,10 @@ class Coordinator:
             rebirth: set[str] = set()
             for item in batch:
                 self._apply(item, now, changes, events, rebirth)
-            alarm_changes = self._evaluate(now)
+            alarm_changes = self._evaluate(now, changes)
             people = [self.twin.people[p] for p in changes.people if p in self.twin.people]
-            await self.store.write(WriteBatch(events=events, alarm_changes=alarm_changes,
-                                              people=people))
+            await self._write(WriteBatch(events=events, alarm_changes=alarm_changes,
+                                         people=people), now)
             self._ack(events)
             for node in rebirth:
                 self._request_rebirth(node, now)
@@ -150,6 +162,8 @@ class Coordinator:
             return
         except UnknownIdentity as err:
             self._refuse(err.reason, item.topic, err.detail)
+            if topic.node is not None and topic.node in self.twin.nodes:  # clock, seq read
+                changes.nodes.add(topic.node)
             return
         self.metrics.messages.labels(type(msg).__name__).inc()
         changes.merge(applied)
@@ -192,16 +206,19 @@ class Coordinator:
     async def tick(self, now: float) -> None:
         async with self._lock:
             changes = self.twin.sweep(now)
-            alarm_changes = self._evaluate(now)
-            await self.store.write(WriteBatch(alarm_changes=alarm_changes))
+            alarm_changes = self._evaluate(now, changes)
+            await self._write(WriteBatch(alarm_changes=alarm_changes), now)
             self._push(changes, alarm_changes)
 
     # ------------------------------------------------------------------ rules + alarms
 
-    def _evaluate(self, now: float) -> list[AlarmChange]:
+    def _evaluate(self, now: float, changes: Changes | None = None) -> list[AlarmChange]:
+        """Rules, then alarms.  ``changes``: everything the twin reported since the last
+        evaluation, for the engine's incremental pass (None: a full one)."""
         try:
-            evaluation = self.engine.evaluate(self.twin, now)
-            alarm_changes = self.book.sync(evaluation.active, now)
+            evaluation = self.engine.evaluate(self.twin, now, changes)
+            alarm_changes = self.desk.evaluate(evaluation.active, lambda: self.engine.pending,
+                                               now)
         except Exception:
             if not self._engine_failing:
                 log.exception("rule evaluation failed; alarms are not updated until it works")
@@ -234,71 +251,22 @@ class Coordinator:
             if d in self.twin.devices:
                 self.hub.broadcast({"type": "device", "device": device_json(self.twin.devices[d])})
 
-    async def _change(self, mutate: Callable[[float], Changes], audit: AuditEntry) -> None:
-        """Apply an operator's change to the twin, then the same path as a message."""
+    async def change(self, mutate: Callable[[float], Changes], audit: AuditEntry) -> None:
+        """Apply an operator's change to the twin, then the same path as a message.
+        ``mutate(now)`` raises (Conflict, NotFound) before changing anything, or changes
+        the twin and returns what changed; ``audit`` (its ``detail`` may be filled in by
+        ``mutate``) is written in the same transaction."""
         async with self._lock:
             now = time.time()
             changes = mutate(now)
-            alarm_changes = self._evaluate(now)
+            alarm_changes = self._evaluate(now, changes)
             people = [self.twin.people[p] for p in changes.people if p in self.twin.people]
-            await self.store.write(WriteBatch(alarm_changes=alarm_changes, people=people,
-                                              audit=[AuditEntry(now, audit.user, audit.action,
-                                                                audit.detail)]))
+            await self._write(WriteBatch(alarm_changes=alarm_changes, people=people,
+                                         audit=[AuditEntry(now, audit.user, audit.action,
+                                                           audit.detail)]), now)
             self._push(changes, alarm_changes)
 
     # ------------------------------------------------------------------ operator actions
-
-    def _check_tag(self, person: PersonState) -> None:
-        holder = self.twin.tags.get(person.tag) if person.tag else None
-        if holder is not None and holder != person.id:
-            raise Conflict(f"tag {person.tag} is bound to {holder}")
-
-    async def register_staff(self, person: PersonState, user: str) -> PersonState:
-        def mutate(now: float) -> Changes:
-            old = self.twin.people.get(person.id)
-            if old is not None and old.in_custody:
-                raise Conflict(f"{person.id} is in custody")
-            self._check_tag(person)
-            return self.twin.register(person, now)
-        await self._change(mutate, AuditEntry(0, user, "person_registered",
-                                              {"person": person.id, "role": person.role}))
-        return self.twin.people[person.id]
-
-    async def intake(self, person: PersonState, user: str) -> PersonState:
-        def mutate(now: float) -> Changes:
-            old = self.twin.people.get(person.id)
-            if old is not None and old.in_custody:
-                raise Conflict(f"{person.id} is already in custody")
-            self._check_tag(person)
-            person.in_custody, person.custody_start, person.released_at = True, now, None
-            return self.twin.register(person, now)
-        await self._change(mutate, AuditEntry(0, user, "custody_intake",
-                                              {"person": person.id,
-                                               "custody": person.custody_basis}))
-        return self.twin.people[person.id]
-
-    def _custody_person(self, person_id: str) -> PersonState:
-        person = self.twin.people.get(person_id)
-        if person is None:
-            raise NotFound(f"no person {person_id!r}")
-        if not person.in_custody:
-            raise Conflict(f"{person_id} is not in custody")
-        return person
-
-    async def release(self, person_id: str, user: str) -> PersonState:
-        def mutate(now: float) -> Changes:
-            self._custody_person(person_id)
-            return self.twin.release(person_id, now)
-        await self._change(mutate, AuditEntry(0, user, "custody_release", {"person": person_id}))
-        return self.twin.people[person_id]
-
-    async def search(self, person_id: str, user: str) -> PersonState:
-        def mutate(now: float) -> Changes:
-            self._custody_person(person_id)
-            return self.twin.mark_searched(person_id, now)
-        await self._change(mutate, AuditEntry(0, user, "search_completed",
-                                              {"person": person_id, "by": "api"}))
-        return self.twin.people[person_id]
 
     async def ack_alarm(self, alarm_id: int, user: str, comment: str = "") -> Alarm:
         async with self._lock:
@@ -312,10 +280,38 @@ class Coordinator:
                 raise Conflict(str(err)) from err
             self.metrics.alarm_changes.labels(change.action).inc()
             self.metrics.alarms_active.set(sum(1 for a in self.book.all() if a.active))
-            await self.store.write(WriteBatch(alarm_changes=[change], audit=[AuditEntry(
-                now, user, "alarm_ack", {"alarm": alarm_id, "comment": comment})]))
+            await self._write(WriteBatch(alarm_changes=[change], audit=[AuditEntry(
+                now, user, "alarm_ack", {"alarm": alarm_id, "comment": comment})]), now)
             self._push(Changes(), [change])
             return change.alarm
+
+    async def _write(self, batch: WriteBatch, now: float) -> None:
+        """Store one step with the alarm desk's state and audit in the same transaction,
+        then let the desk send what it decided (alerts to guards)."""
+        self.desk.stage(batch, now)
+        await self.store.write(batch)
+        self.desk.after_commit()
+
+    async def operate(self, act: Callable[[float], Outcome[T]], *, user: str, action: str,
+                      detail: dict[str, Any], audit_refusal: bool = True) -> T:
+        """An alarm-management action (server/alerts/actions.py) under the lock: ``act(now)``
+        raises before changing anything, or returns an Outcome written in one transaction
+        and pushed.  A refusal (a ServerError) is audited as ``<action>_refused``."""
+        async with self._lock:
+            now = time.time()
+            try:
+                outcome = act(now)
+            except ServerError as err:
+                if audit_refusal:
+                    await self._write(WriteBatch(audit=[AuditEntry(
+                        now, user, f"{action}_refused", {**detail, "error": str(err)})]), now)
+                raise
+            for change in outcome.changes:
+                self.metrics.alarm_changes.labels(change.action).inc()
+            await self._write(WriteBatch(alarm_changes=outcome.changes, audit=outcome.audit),
+                              now)
+            self._push(outcome.twin, outcome.changes)
+            return outcome.value
 
     # ------------------------------------------------------------------ reads
 

@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from protocol.messages import (
     DeviceBirth,
@@ -72,6 +72,17 @@ class PersonState:
     tag_battery_low: bool = False
     tag_battery_low_at: float | None = None
     tag_battery_level: float | None = None
+    # The custody file (一人一档) beyond presence: identity document, how custody ended, the
+    # outings and belongings of this custody, and earlier custodies of the same person.
+    id_number: str | None = None
+    release_kind: Literal["release", "transfer"] | None = None
+    release_reason: str = ""
+    transferred_to: str | None = None
+    outing_started_at: float | None = None
+    outing_reason: str = ""
+    outings: list[dict[str, Any]] = field(default_factory=list)  # start, until, ended, reason
+    belongings: list[dict[str, Any]] = field(default_factory=list)  # locker, stored, returned
+    past_custody: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_staff(self) -> bool:
@@ -196,10 +207,17 @@ class Twin:
             changes.zones.add(person.zone)
         return changes
 
-    def release(self, person_id: str, now: float) -> Changes:
+    def release(self, person_id: str, now: float, *,
+                kind: Literal["release", "transfer"] = "release", reason: str = "",
+                to: str | None = None) -> Changes:
+        """End custody: a release, or a transfer (to a detention house, another unit),
+        which ends custody here the same way but is recorded as such."""
         person = self.people[person_id]
+        if person.outing_until is not None:
+            self.end_outing(person_id, now)
         person.in_custody = False
         person.released_at = now
+        person.release_kind, person.release_reason, person.transferred_to = kind, reason, to
         changes = Changes(people={person_id})
         if person.zone:
             changes.zones.add(person.zone)
@@ -210,6 +228,44 @@ class Twin:
         person = self.people[person_id]
         person.outing_until = until
         return Changes(people={person_id}, zones={person.zone} if person.zone else set())
+
+    def start_outing(self, person_id: str, until: float, reason: str, now: float) -> Changes:
+        """An approved outing (hospital, scene visit) until ``until``, kept in the file."""
+        person = self.people[person_id]
+        person.outing_started_at, person.outing_reason = now, reason
+        person.outings.append({"start": now, "until": until, "ended": None, "reason": reason})
+        return self.approve_outing(person_id, until, now)
+
+    def end_outing(self, person_id: str, now: float) -> Changes:
+        """The outing is over (the person is back, or it is called off)."""
+        person = self.people[person_id]
+        if person.outings and person.outings[-1].get("ended") is None:
+            person.outings[-1]["ended"] = min(now, person.outing_until or now)
+        person.outing_started_at, person.outing_reason = None, ""
+        return self.approve_outing(person_id, None, now)
+
+    def bind_tag(self, person_id: str, tag: str, now: float) -> Changes:
+        """Give a person a new wristband or badge (the old one is unbound)."""
+        person = self.people[person_id]
+        if person.tag is not None and self.tags.get(person.tag) == person_id:
+            del self.tags[person.tag]
+        person.tag = tag
+        self.tags[tag] = person_id
+        changes = Changes(people={person_id})
+        pending_zone = self.unknown_tags.pop(tag, None)
+        if pending_zone is not None:
+            changes.merge(self._move(person, pending_zone, now))
+        return changes
+
+    def unbind_tag(self, tag: str, now: float) -> Changes:
+        """A tag handed back (a released person's wristband re-issued): its former holder is
+        no longer located by it, so they leave their zone."""
+        holder = self.tags.pop(tag, None)
+        if holder is None or holder not in self.people:
+            return Changes()
+        person = self.people[holder]
+        person.tag = None
+        return self._move(person, None, now)
 
     def clear_tag_alerts(self, person_id: str, now: float, *, tamper: bool = True,
                          battery: bool = True) -> Changes:
@@ -380,9 +436,31 @@ class Twin:
             metric, value = _LATCH_EVENTS[msg.kind]
             if metric not in msg.metrics:
                 device.metrics[metric] = value
-        elif msg.kind in ("locker_stored", "locker_emptied") and "occupied" not in msg.metrics:
-            self._locker_event(device, msg)
+        elif msg.kind in ("locker_stored", "locker_emptied"):
+            if "occupied" not in msg.metrics:
+                self._locker_event(device, msg)
+            return self._belongings(device, msg, now)
         return Changes()
+
+    def _belongings(self, device: DeviceState, msg: DeviceEvent, now: float) -> Changes:
+        """Keep the person's file of lockers (stored / returned) from the locker events."""
+        locker, ref = msg.data.get("locker"), msg.data.get("person")
+        if locker is None or not isinstance(ref, str):
+            return Changes()
+        person = self.people.get(self.tags.get(ref, ref))
+        if person is None:
+            return Changes()
+        locker_id = str(locker)
+        if msg.kind == "locker_stored":
+            if not any(b["locker"] == locker_id and b.get("returned") is None
+                       for b in person.belongings):
+                person.belongings.append({"locker": locker_id, "device": device.id,
+                                          "stored": now, "returned": None})
+        else:
+            for b in person.belongings:
+                if b["locker"] == locker_id and b.get("returned") is None:
+                    b["returned"] = now
+        return Changes(people={person.id})
 
     def _tag_alert(self, device: DeviceState, msg: DeviceEvent, tag: str, now: float) -> Changes:
         person_id = self.tags.get(tag)

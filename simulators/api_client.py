@@ -76,6 +76,19 @@ class ApiClient:
     async def release(self, person: str) -> None:
         await self._call("POST", f"/api/custody/{person}/release", {})
 
+    async def start_outing(self, person: str, minutes: float, reason: str) -> None:
+        await self._call("POST", f"/api/custody/{person}/outing",
+                         {"minutes": minutes, "reason": reason})
+
+    async def end_outing(self, person: str) -> None:
+        await self._call("POST", f"/api/custody/{person}/outing/end", {})
+
+    async def transfer(self, person: str, to: str, reason: str) -> None:
+        await self._call("POST", f"/api/custody/{person}/transfer", {"to": to, "reason": reason})
+
+    async def tag_check(self, person: str) -> None:
+        await self._call("POST", f"/api/people/{person}/tag-check", {})
+
     async def record_search(self, person: str) -> None:
         await self._call("POST", f"/api/custody/{person}/search", {})
 

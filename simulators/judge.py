@@ -6,7 +6,13 @@ Times are compared in scenario time: an alarm raised at real time ``r`` happened
 Margin: a step runs a few tens of real milliseconds late (HTTP, MQTT, the rule engine's
 evaluation), which at ``--speed 60`` is a couple of scenario seconds.  Window edges are
 therefore widened by ``max(2 s scenario, 0.2 s real × speed)`` — at speed 60 that is 12
-scenario seconds, small against the minutes-wide windows scenarios use.
+scenario seconds, small against the minutes-wide windows scenarios use.  A ``no_alarm``
+window is exact (not widened): it marks a near-miss, and the violation a scenario stages
+after it must not leak in.
+
+``count: N`` (or ``exactly_once``) counts raisings over the whole run: every matching
+alarm's ``count`` (re-activations of the same alarm included) adds up to N, and with
+``between`` each of them was raised in the window.
 """
 
 from __future__ import annotations
@@ -64,14 +70,42 @@ def _describe(alarm: dict[str, Any], t0: float, speed: float) -> str:
     return text + (f" cleared {cleared:.0f}s" if cleared is not None else "")
 
 
+def _raisings(alarm: dict[str, Any]) -> int:
+    """How often an alarm was raised: a condition returning before anyone acknowledged
+    re-activates the same alarm and counts up (server/alarms/lifecycle.py)."""
+    count = alarm.get("count")
+    return count if isinstance(count, int) and count > 0 else 1
+
+
 def judge_one(e: Expectation, alarms: list[dict[str, Any]], t0: float, speed: float) -> Verdict:
     m = margin_s(speed)
     matching = [a for a in alarms if _matches(e, a)]
     if e.no_alarm is not None:
+        if e.between is not None:
+            # Exact window, no margin: a near-miss window must not swallow the violation a
+            # scenario stages right after it.
+            lo, hi = e.between
+            matching = [a for a in matching
+                        if lo <= (_scenario_time(a, "raised_at", t0, speed) or lo) <= hi]
         if matching:
             return Verdict(e, False, "raised: " + "; ".join(_describe(a, t0, speed)
                                                             for a in matching))
         return Verdict(e, True, "none raised")
+    if e.alarm is not None and e.count is not None:
+        total = sum(_raisings(a) for a in matching)
+        described = "; ".join(f"{_describe(a, t0, speed)} x{_raisings(a)}" for a in matching)
+        if total != e.count:
+            return Verdict(e, False, f"raised {total} time(s), expected {e.count}: "
+                                     f"{described or 'none'}")
+        if e.between is not None:
+            lo, hi = e.between
+            outside = [a for a in matching
+                       if not lo - m <= (_scenario_time(a, "raised_at", t0, speed)
+                                         or float("nan")) <= hi + m]
+            if outside:
+                return Verdict(e, False, "raised outside the window: " + "; ".join(
+                    _describe(a, t0, speed) for a in outside))
+        return Verdict(e, True, described)
     if e.alarm is not None:
         lo, hi = e.between if e.between is not None else (float("-inf"), float("inf"))
         for a in matching:

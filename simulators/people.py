@@ -6,6 +6,7 @@ else (CONTRACT.md); the server maps tags to the people registered through its AP
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from edge.drivers.simulated import SimulatedDoor, SimulatedReader
@@ -47,31 +48,66 @@ class Crowd:
         return reader
 
     def move(self, people: list[str], zone: str | None) -> None:
-        """Everyone leaves their zone's reader and enters ``zone``'s (None: leaves the site).
+        """Everyone leaves their zone's reader and enters ``zone``'s (None: leaves the site),
+        at once.  See :meth:`walk` for the order."""
+        custody, escort = self._start(people, zone)
+        self._custody_out(custody)
+        self._escort_over(escort, zone)
+        self._custody_in(custody, zone)
 
-        Doors of the zones left and entered open and close once for the group."""
-        doors: set[str] = set()
+    async def walk(self, people: list[str], zone: str | None, gap_s: float = 0.0) -> None:
+        """Move a group as it walks in reality: the people in custody step out of their
+        room first (between readers for a moment), the escort reaches the new room, then
+        the people in custody follow.  So nobody in custody is ever alone in either room,
+        whatever order the two rooms' nodes deliver their reports in — provided the old
+        room's reports leave before the new room's: ``gap_s`` (real seconds) gives its node
+        that head start.  Doors of the rooms left and entered open and close once."""
+        custody, escort = self._start(people, zone)
+        self._custody_out(custody)
+        if custody and escort and gap_s > 0:
+            await asyncio.sleep(gap_s)
+        self._escort_over(escort, zone)
+        self._custody_in(custody, zone)
+
+    def _start(self, people: list[str], zone: str | None) -> tuple[list[str], list[str]]:
+        """Check the people, pass the doors; (people in custody, escort) who really move."""
         for person in people:
             if person not in self.roles:
                 raise SimulatorError(f"unknown person {person!r}")
-            before = self.zones[person]
-            if before == zone:
-                continue
-            for z in (before, zone):
+        movers = [p for p in dict.fromkeys(people) if self.zones[p] != zone]
+        doors: set[str] = set()
+        for person in movers:
+            for z in (self.zones[person], zone):
                 if z is not None and isinstance(self.centre.device_in("door", z), SimulatedDoor):
                     doors.add(z)
         for z in sorted(doors):
             door = self.centre.device_in("door", z)
             assert isinstance(door, SimulatedDoor)
             door.pass_through()
-        for person in people:
-            before = self.zones[person]
-            if before == zone:
-                continue
-            tag = self.tag(person)
-            if before is not None:
-                self._reader(before).leave(tag)
-            if zone is not None:
-                self._reader(zone).enter(tag)
-            self.zones[person] = zone
-            log.debug("%s: %s -> %s", person, before, zone)
+        return ([p for p in movers if self.roles[p] == "suspect"],
+                [p for p in movers if self.roles[p] != "suspect"])
+
+    def _custody_out(self, custody: list[str]) -> None:
+        for person in custody:
+            self._leave(person)
+
+    def _escort_over(self, escort: list[str], zone: str | None) -> None:
+        for person in escort:
+            self._leave(person)
+            self._enter(person, zone)
+
+    def _custody_in(self, custody: list[str], zone: str | None) -> None:
+        for person in custody:
+            self._enter(person, zone)
+
+    def _leave(self, person: str) -> None:
+        before = self.zones[person]
+        if before is not None:
+            self._reader(before).leave(self.tag(person))
+            self.zones[person] = None
+
+    def _enter(self, person: str, zone: str | None) -> None:
+        if zone is not None:
+            self._reader(zone).enter(self.tag(person))
+        self.zones[person] = zone
+        log.debug("%s -> %s", person, zone)

@@ -11,18 +11,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+import edge.agent as edge_agent
+from edge.agent import EdgeAgent
+from edge.drivers.base import DriverEvent
 from edge.drivers.simulated import (
     SimulatedDoor,
+    SimulatedDriver,
     SimulatedLockers,
     SimulatedPanic,
     SimulatedReader,
     SimulatedSearchTerminal,
 )
+from protocol.codec import encode
+from protocol.messages import Message
 from simulators.api_client import ApiClient
 from simulators.centre import SimulatedCentre
+from simulators.devices.video import FaultInjectable
 from simulators.errors import SimulatorError
 from simulators.judge import Verdict, judge, margin_s
 from simulators.people import Crowd
@@ -32,6 +42,25 @@ log = logging.getLogger(__name__)
 
 LOCKER_BANK = "lockers-lockers-1"  # CONTRACT.md: belongings go to a locker in lockers-1
 STAFF = ("officer", "guard")
+LOW_BATTERY_LEVEL = 0.08
+# Real seconds between a person in custody stepping out of a room and their escort arriving
+# in the next one (simulators/people.py Crowd.walk): the old room's node publishes first.
+# At --speed 600 it is 12 site seconds of walking between readers.
+MOVE_GAP_S = 0.02
+
+
+def skew_edge_clock(seconds: float) -> None:
+    """Set the clock of every simulated node ``seconds`` off (they share this host, and
+    its clock): every live message a node sends carries the skewed time, which the
+    server's clock_skew rule measures.  A simulation seam: the agent has no clock option,
+    so its encoder is wrapped (replayed ``hist`` messages keep the time they were made)."""
+    offset_ms = round(seconds * 1000)
+
+    def skewed(message: Message) -> bytes:
+        if not getattr(message, "hist", False):
+            message = msgspec.structs.replace(message, ts=message.ts + offset_ms)
+        return encode(message)
+    edge_agent.encode = skewed if offset_ms else encode
 
 
 @dataclass
@@ -75,6 +104,7 @@ class Player:
         self.crowd = Crowd(centre)
         for person, p in self.scenario.people.items():
             self.crowd.add(person, p.role)
+        self._restarted = AsyncExitStack()  # agents of nodes restarted by start_node
 
     async def check_speed(self) -> None:
         site = await self.api.site()
@@ -92,6 +122,12 @@ class Player:
                                                p.name)
 
     async def play(self) -> PlayOutcome:
+        try:
+            return await self._play()
+        finally:
+            await self.close()
+
+    async def _play(self) -> PlayOutcome:
         await self.check_speed()
         await self.register_staff()
         await self.centre.wait_connected()
@@ -115,6 +151,11 @@ class Player:
         verdicts = judge(self.scenario.expect, alarms, t0, self.speed)
         return PlayOutcome(self.scenario.name, self.speed, t0, verdicts, alarms, errors)
 
+    async def close(self) -> None:
+        """Stop what the scenario started (restarted nodes) and undo a clock skew."""
+        skew_edge_clock(0.0)
+        await self._restarted.aclose()
+
     async def run_step(self, step: Step) -> None:
         log.info("t=%gs %s %s", step.at, step.verb, step.people or step.device or step.fault
                  or step.press or step.door or "")
@@ -129,29 +170,87 @@ class Player:
             await self.api.release(step.release)
         elif step.move is not None:
             assert step.to is not None
-            self.crowd.move(step.people, step.to)
+            await self.crowd.walk(step.people, step.to, MOVE_GAP_S)
         elif step.search is not None:
             await self.search(step.search)
         elif step.device is not None:
             self.centre.drivers[step.device].set(**(step.set or {}))
         elif step.fault is not None:
             driver = self.centre.drivers[step.fault]
-            driver.set_available(step.kind == "restore", f"fault injected: {step.kind}")
+            if isinstance(driver, FaultInjectable):  # cameras, recorders: on the device
+                await driver.inject_fault(str(step.kind))
+            else:
+                driver.set_available(step.kind == "restore", f"fault injected: {step.kind}")
         elif step.press is not None:
             self.centre.driver(step.press, SimulatedPanic).press()
         elif step.door is not None:
             assert step.state is not None
             self.centre.driver(step.door, SimulatedDoor).set_state(step.state)
         elif step.tamper is not None:
-            zone = self.crowd.zone_of(step.tamper)
-            if zone is None:
-                raise SimulatorError(f"{step.tamper} is in no zone: no reader sees the tamper")
-            self.centre.driver(f"reader-{zone}", SimulatedReader).tamper(
-                self.crowd.tag(step.tamper))
+            self._reader_of(step.tamper).tamper(self.crowd.tag(step.tamper))
         elif step.store_belongings is not None:
             self.centre.driver(LOCKER_BANK, SimulatedLockers).store(step.store_belongings)
         elif step.return_belongings is not None:
             self.centre.driver(LOCKER_BANK, SimulatedLockers).empty(step.return_belongings)
+        else:
+            await self.run_added_step(step)
+
+    async def run_added_step(self, step: Step) -> None:
+        """The verbs added to CONTRACT.md's (docs/scenarios.md "Verbs")."""
+        if step.outing is not None:
+            assert step.minutes is not None
+            await self.api.start_outing(step.outing, step.minutes,
+                                        step.reason or "approved outing")
+        elif step.outing_end is not None:
+            await self.api.end_outing(step.outing_end)
+        elif step.transfer is not None:
+            await self.api.transfer(step.transfer, step.destination or "看守所",
+                                    step.reason or "transfer")
+        elif step.tag_check is not None:
+            await self.api.tag_check(step.tag_check)
+        elif step.battery_low is not None:
+            self._reader_of(step.battery_low).emit(DriverEvent(
+                "tag_battery_low", {"tag": self.crowd.tag(step.battery_low),
+                                    "level": LOW_BATTERY_LEVEL}))
+        elif step.leave is not None:
+            await self.crowd.walk(step.people, None, MOVE_GAP_S)
+        elif step.silence is not None:
+            # A hung device: it stops reporting and its node does not notice (no
+            # DeviceLost), which only the server's heartbeat sweep can find (device_stale).
+            # ``fault: ID, kind: restore`` brings it back with a fresh birth.
+            driver = self.centre.drivers[step.silence]
+            if type(driver).__module__ != SimulatedDriver.__module__:
+                raise SimulatorError(f"{step.silence} is not an in-process simulated device "
+                                     f"(a Modbus or network device goes silent by "
+                                     f"fault: offline)")
+            driver.online = False
+        elif step.stop_node is not None:
+            await self._agent(step.stop_node).stop()
+        elif step.start_node is not None:
+            await self._restart_node(step.start_node)
+        elif step.skew_clock is not None:
+            skew_edge_clock(step.skew_clock)
+
+    def _reader_of(self, person: str) -> SimulatedReader:
+        zone = self.crowd.zone_of(person)
+        if zone is None:
+            raise SimulatorError(f"{person} is in no zone: no reader sees their tag")
+        return self.centre.driver(f"reader-{zone}", SimulatedReader)
+
+    def _agent(self, node: str) -> EdgeAgent:
+        agent = self.centre.agents.get(node)
+        if agent is None:
+            raise SimulatorError(f"{node} is not an edge agent of the simulated centre "
+                                 f"(stop_node and start_node work on edge nodes)")
+        return agent
+
+    async def _restart_node(self, node: str) -> None:
+        """A node stopped by ``stop_node`` comes back: a new agent session (bdseq + 1) with
+        the same drivers and state directory, as after a power cycle."""
+        old = self._agent(node)
+        agent = EdgeAgent(old.options, list(old.drivers.values()))
+        await self._restarted.enter_async_context(agent)
+        self.centre.agents[node] = agent
 
     async def search(self, person: str) -> None:
         """By the zone's body-check terminal if there is one, else recorded through the API."""

@@ -78,15 +78,52 @@ class Person(StrictModel):
         return self
 
 
-FAULT_KINDS_LATER = frozenset({"black", "frozen", "occluded", "stale"})
-
-VERBS: dict[str, frozenset[str]] = {  # verb -> the companion keys it allows (and needs)
-    "intake": frozenset(), "release": frozenset(), "search": frozenset(),
-    "tamper": frozenset(), "store_belongings": frozenset(), "return_belongings": frozenset(),
-    "move": frozenset({"to"}), "device": frozenset({"set"}), "fault": frozenset({"kind"}),
-    "press": frozenset(), "door": frozenset({"state"}),
+# Fault kinds beyond offline/restore, by the profiles they apply to (issue #6): picture
+# faults for cameras; stale (and frozen) for a recorder is "says recording, not growing".
+FAULT_KINDS_BY_PROFILE: dict[str, frozenset[str]] = {
+    "black": frozenset({"camera"}), "occluded": frozenset({"camera"}),
+    "frozen": frozenset({"camera", "recorder"}), "stale": frozenset({"camera", "recorder"}),
 }
-COMPANIONS = frozenset().union(*VERBS.values())
+
+
+def parse_offset(value: Any) -> float:
+    """A signed duration (``+10s``, ``-3s``, ``10s``, a number) -> seconds."""
+    if isinstance(value, str) and value.strip().startswith(("+", "-")):
+        text = value.strip()
+        return (-1.0 if text[0] == "-" else 1.0) * parse_duration(text[1:])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return parse_duration(value)
+
+
+Offset = Annotated[float, BeforeValidator(parse_offset)]
+
+# verb -> (companion keys it needs, companion keys it may have)
+VERBS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "intake": (frozenset(), frozenset()), "release": (frozenset(), frozenset()),
+    "search": (frozenset(), frozenset()), "tamper": (frozenset(), frozenset()),
+    "store_belongings": (frozenset(), frozenset()),
+    "return_belongings": (frozenset(), frozenset()),
+    "move": (frozenset({"to"}), frozenset()), "device": (frozenset({"set"}), frozenset()),
+    "fault": (frozenset({"kind"}), frozenset()), "press": (frozenset(), frozenset()),
+    "door": (frozenset({"state"}), frozenset()),
+    # Additions (docs/scenarios.md "Verbs"): custody operations of the duty desk, tags,
+    # and faults of whole nodes and clocks.
+    "outing": (frozenset({"minutes"}), frozenset({"reason"})),
+    "outing_end": (frozenset(), frozenset()),
+    "transfer": (frozenset(), frozenset({"destination", "reason"})),
+    "tag_check": (frozenset(), frozenset()), "battery_low": (frozenset(), frozenset()),
+    "leave": (frozenset(), frozenset()), "silence": (frozenset(), frozenset()),
+    "stop_node": (frozenset(), frozenset()), "start_node": (frozenset(), frozenset()),
+    "skew_clock": (frozenset(), frozenset()),
+}
+COMPANIONS = frozenset().union(*(need | may for need, may in VERBS.values()))
+PERSON_VERBS = ("intake", "release", "search", "tamper", "store_belongings",
+                "return_belongings", "outing", "outing_end", "transfer", "tag_check",
+                "battery_low")
+SUSPECT_VERBS = frozenset({"intake", "release", "tamper", "store_belongings",
+                           "return_belongings", "search", "outing", "outing_end", "transfer"})
+GROUP_VERBS = ("move", "leave")
 
 
 class Step(StrictModel):
@@ -106,6 +143,19 @@ class Step(StrictModel):
     press: str | None = None
     door: str | None = None
     state: Literal["open", "closed", "forced"] | None = None
+    outing: PersonId | None = None
+    minutes: float | None = Field(default=None, gt=0, le=72 * 60)
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+    outing_end: PersonId | None = None
+    transfer: PersonId | None = None
+    destination: str | None = Field(default=None, min_length=1, max_length=200)
+    tag_check: PersonId | None = None
+    battery_low: PersonId | None = None
+    leave: PersonId | list[PersonId] | None = None
+    silence: str | None = None
+    stop_node: str | None = None
+    start_node: str | None = None
+    skew_clock: Offset | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -120,12 +170,12 @@ class Step(StrictModel):
             raise ValueError(f"a step has exactly one verb, found {verbs or 'none'}")
         verb = verbs[0]
         present = {k for k in data if k in COMPANIONS}
-        if present != VERBS[verb]:
-            need = ", ".join(sorted(VERBS[verb])) or "nothing else"
-            raise ValueError(f"{verb!r} takes {need}; got {sorted(present) or 'nothing'}")
-        if verb == "fault" and data.get("kind") in FAULT_KINDS_LATER:
-            raise ValueError(f"fault kind {data['kind']} arrives with issue #6 "
-                             "(offline and restore work now)")
+        need, may = VERBS[verb]
+        if not need <= present <= need | may:
+            takes = ", ".join(sorted(need)) or "nothing else"
+            if may:
+                takes += f" (optional: {', '.join(sorted(may))})"
+            raise ValueError(f"{verb!r} takes {takes}; got {sorted(present) or 'nothing'}")
         return data
 
     @property
@@ -135,10 +185,11 @@ class Step(StrictModel):
     @property
     def people(self) -> list[str]:
         """The people this step names."""
-        if self.move is not None:
-            return [self.move] if isinstance(self.move, str) else list(self.move)
-        for verb in ("intake", "release", "search", "tamper", "store_belongings",
-                     "return_belongings"):
+        for verb in GROUP_VERBS:
+            value = getattr(self, verb)
+            if value is not None:
+                return [value] if isinstance(value, str) else list(value)
+        for verb in PERSON_VERBS:
             value = getattr(self, verb)
             if value is not None:
                 return [value]
@@ -154,22 +205,39 @@ class Expectation(StrictModel):
     zone: str | None = None
     subject: str | None = None
     severity: Literal["critical", "major", "minor", "warning"] | None = None
+    count: int | None = Field(default=None, ge=1, le=1000, description=(
+        "alarm only: exactly this many raisings of matching alarms in the whole run"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_once(cls, data: Any) -> Any:
+        """``exactly_once: RULE`` is short for ``alarm: RULE, count: 1``."""
+        if isinstance(data, dict) and "exactly_once" in data:
+            data = dict(data)
+            if "alarm" in data or "count" in data:
+                raise ValueError("exactly_once is alarm with count 1: give one or the other")
+            data["alarm"], data["count"] = data.pop("exactly_once"), 1
+        return data
 
     @model_validator(mode="after")
     def _shape(self) -> Expectation:
         verbs = [v for v in ("alarm", "no_alarm", "cleared") if getattr(self, v) is not None]
         if len(verbs) != 1:
-            raise ValueError(f"an expectation is exactly one of alarm, no_alarm, cleared; "
-                             f"found {verbs or 'none'}")
+            raise ValueError(f"an expectation is exactly one of alarm, exactly_once, "
+                             f"no_alarm, cleared; found {verbs or 'none'}")
         rule = self.rule
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}; rules: {', '.join(sorted(RULES))}")
-        if self.between is not None and (self.alarm is None or self.between[0] > self.between[1]):
-            raise ValueError("between [t1, t2] belongs to an alarm expectation, with t1 <= t2")
+        if self.between is not None and (self.cleared is not None
+                                         or self.between[0] > self.between[1]):
+            raise ValueError("between [t1, t2] belongs to an alarm or no_alarm expectation, "
+                             "with t1 <= t2")
         if (self.cleared is None) != (self.by is None):
             raise ValueError("cleared needs by (and only cleared takes by)")
-        if self.no_alarm is not None and (self.subject or self.severity):
-            raise ValueError("no_alarm takes only an optional zone")
+        if self.no_alarm is not None and self.severity:
+            raise ValueError("no_alarm takes zone, subject and between, not severity")
+        if self.count is not None and self.alarm is None:
+            raise ValueError("count belongs to an alarm expectation")
         return self
 
     @property
@@ -222,7 +290,8 @@ def _reference_problems(s: Scenario, site: SiteConfig, profiles: ProfileSet
                         ) -> list[tuple[tuple[int | str, ...], str]]:
     zones = {z.id for z in site.zones}
     devices = {d.id: d for d in site.devices()}
-    subjects = set(s.people) | set(devices) | {n.id for n in site.nodes}
+    nodes = {n.id for n in site.nodes}
+    subjects = set(s.people) | set(devices) | nodes | zones  # zone: separation, capacity
     problems: list[tuple[tuple[int | str, ...], str]] = []
 
     def need_device(loc: tuple[int | str, ...], device: str, profile: str | None = None) -> None:
@@ -237,9 +306,7 @@ def _reference_problems(s: Scenario, site: SiteConfig, profiles: ProfileSet
         for person in step.people:
             if person not in s.people:
                 problems.append((loc, f"unknown person {person!r}; people: {sorted(s.people)}"))
-        suspect_only = ("intake", "release", "tamper", "store_belongings", "return_belongings",
-                        "search")
-        if step.verb in suspect_only:
+        if step.verb in SUSPECT_VERBS:
             person = step.people[0]
             if person in s.people and s.people[person].role != "suspect":
                 problems.append((loc, f"{step.verb} is for a suspect; {person} is "
@@ -256,22 +323,51 @@ def _reference_problems(s: Scenario, site: SiteConfig, profiles: ProfileSet
                                      f"{ref.profile} has no metrics {unknown}"))
         if step.fault is not None:
             need_device(loc, step.fault)
+            ref = devices.get(step.fault)
+            for_profiles = FAULT_KINDS_BY_PROFILE.get(str(step.kind))
+            if ref is not None and for_profiles is not None and ref.profile not in for_profiles:
+                problems.append((loc, f"fault kind {step.kind} is for a "
+                                      f"{' or '.join(sorted(for_profiles))}, not a {ref.profile}"))
         if step.press is not None:
             need_device(loc, step.press, "panic")
         if step.door is not None:
             need_device(loc, step.door, "door")
+        if step.silence is not None:
+            need_device(loc, step.silence)
+        for node in (step.stop_node, step.start_node):
+            if node is not None and node not in nodes:
+                problems.append((loc, f"unknown node {node!r}; nodes: {sorted(nodes)}"))
     for i, e in enumerate(s.expect):
         if e.zone is not None and e.zone not in zones:
             problems.append((("expect", i, "zone"), f"unknown zone {e.zone!r}"))
         if e.subject is not None and e.subject not in subjects:
             problems.append((("expect", i, "subject"),
-                             f"unknown subject {e.subject!r} (a person, device or node)"))
+                             f"unknown subject {e.subject!r} (a person, device, node or zone)"))
     return problems
 
 
+BUNDLED = Path(__file__).resolve().parent / "scenarios"
+
+
+def bundled_scenarios() -> list[Path]:
+    """The scenarios shipped with the package (docs/scenarios.md lists what each proves)."""
+    return sorted(BUNDLED.glob("*.yaml"))
+
+
+def resolve_scenario(ref: str | Path) -> Path:
+    """A path, or the name of a bundled scenario (``busy-day``)."""
+    path = Path(ref)
+    if not path.exists() and path.suffix == "" and path.parent == Path("."):
+        bundled = BUNDLED / f"{path.name}.yaml"
+        if bundled.exists():
+            return bundled
+    return path
+
+
 def load_scenario(path: str | Path, profiles: ProfileSet | None = None) -> ScenarioPlan:
-    """Parse and check a scenario file; raise ConfigError (file:line: field: message)."""
-    path = Path(path)
+    """Parse and check a scenario file (a path or a bundled scenario's name); raise
+    ConfigError (file:line: field: message)."""
+    path = resolve_scenario(path)
     scenario = load_yaml_model(path, Scenario)
     profiles = profiles or load_profiles()
     site = load_site(_site_ref(path, scenario.site), profiles)

@@ -4,6 +4,7 @@
 
 import { h, clear } from "../shared/dom.js";
 import { t, lang, ruleName, formatTime, formatDateTime } from "../shared/i18n.js";
+import { AlarmActions, badges } from "./alarmactions.js";
 
 export const SEVERITY_ORDER = ["critical", "major", "minor", "warning"];
 const NEEDS_ACK = new Set(["active_unacked", "cleared_unacked"]);
@@ -25,6 +26,7 @@ export class AlarmList {
     this.rows = new Map(); // id → {el, sig}
     this.busy = new Set(); // ids with an acknowledge in flight
     this.failed = new Set(); // ids whose last acknowledge failed
+    this.actions = new AlarmActions({ onChange: () => this.refresh() }); // comment, shelve
   }
 
   render(alarms, { highlightZone = null, langTag = "" } = {}) {
@@ -34,7 +36,7 @@ export class AlarmList {
       keep.add(alarm.id);
       const highlight = highlightZone !== null && alarm.zone === highlightZone;
       const sig = JSON.stringify([alarm, highlight, langTag, this.busy.has(alarm.id),
-        this.failed.has(alarm.id)]);
+        this.failed.has(alarm.id), this.actions.sig(alarm.id)]);
       let row = this.rows.get(alarm.id);
       if (!row) {
         row = { el: h("li", { class: "alarm" }), sig: "" };
@@ -60,7 +62,8 @@ export class AlarmList {
 
   fill(el, alarm, highlight) {
     el.className = ["alarm", `sev-${alarm.severity}`, `state-${alarm.state}`,
-      highlight && "highlight"].filter(Boolean).join(" ");
+      highlight && "highlight", alarm.shelved && "shelved", alarm.suppressed_by && "suppressed",
+    ].filter(Boolean).join(" ");
     el.dataset.alarmId = String(alarm.id);
     el.dataset.rule = alarm.rule;
     el.dataset.state = alarm.state;
@@ -106,7 +109,10 @@ export class AlarmList {
       }, t(busy ? "alarms.acking" : "alarms.ack")));
     }
 
-    el.append(head, where, message ? h("p", { class: "alarm-msg" }, message) : null, foot);
+    foot.append(...this.actions.buttons(alarm));
+    const form = this.actions.form(alarm);
+    el.append(head, where, ...(message ? [h("p", { class: "alarm-msg" }, message)] : []),
+      ...badges(alarm), foot, ...(form ? [form] : []));
   }
 
   async acknowledge(alarm) {

@@ -12,6 +12,7 @@ import {
 import { FloorPlan } from "./floorplan.js";
 import { AlarmList, ACTIVE, SEVERITY_ORDER, newestFirst } from "./alarms.js";
 import { renderRollCall, renderZoneCard } from "./zonecard.js";
+import { LiveTile } from "./liveview.js";
 
 const RECENT_LIMIT = 200;
 const $ = (id) => document.getElementById(id);
@@ -33,6 +34,7 @@ const alarmList = new AlarmList($("alarm-list"), $("alarm-empty"), {
   zoneName: (id) => pick(state.zones.get(id)?.name, id),
 });
 alarmList.refresh = scheduleRender;
+const liveTile = new LiveTile(document.body); // the selected zone's camera, live
 
 const socket = new LiveSocket("/api/ws", {
   onMessage: applyMessage,
@@ -111,6 +113,7 @@ async function acknowledge(alarm) {
 
 function selectZone(id) {
   state.selected = state.selected === id ? null : id;
+  liveTile.select(state.selected, state.devices);
   scheduleRender();
   if (state.selected) {
     requestAnimationFrame(() => {
@@ -189,6 +192,7 @@ function render() {
   alarmList.render(shown, { highlightZone: state.selected, langTag: lang() });
   $("alarm-total").textContent = String(shown.length);
 
+  liveTile.update(state.devices);
   const zone = state.selected ? state.zones.get(state.selected) : null;
   if (zone) {
     renderZoneCard($("zone-card"), zone, [...state.devices.values()], {

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.alerts import actions as desk_actions
+from server.alerts.actions import NotYours
 from server.api.deps import coordinator
 from server.api.views import alarm_json
 from server.auth import CAN_ACK, Principal, current_user, require
@@ -44,8 +46,17 @@ async def get_alarm(alarm_id: AlarmId, coord: Annotated[Coordinator, Depends(coo
 async def ack_alarm(alarm_id: AlarmId, coord: Annotated[Coordinator, Depends(coordinator)],
                     user: Annotated[Principal, Depends(require(CAN_ACK))],
                     body: Annotated[AckRequest | None, Body()] = None) -> dict[str, Any]:
+    comment = body.comment if body else ""
     try:
-        alarm = await coord.ack_alarm(alarm_id, user.username, body.comment if body else "")
+        # Through the alarm desk: a guard may only acknowledge their zones' alarms, and a
+        # refused attempt (unknown, already acknowledged, not theirs) is audited too.
+        alarm = await coord.operate(
+            lambda now: desk_actions.ack(coord.desk, alarm_id, user.username, user.role, now,
+                                         comment),
+            user=user.username, action="alarm_ack",
+            detail={"alarm": alarm_id, "comment": comment})
+    except NotYours as err:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(err)) from None
     except NotFound as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from None
     except Conflict as err:

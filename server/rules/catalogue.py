@@ -1,5 +1,4 @@
-"""The implemented rules, in evaluation order (DESIGN.md lists the full set; camera_fault
-is not here yet).
+"""The implemented rules, in evaluation order (DESIGN.md lists the full set).
 
 Adding a rule: write its conditions function and RuleSpec in the module of its family, add
 its parameter model to params.py, list it here, describe it in docs/rules.md.
@@ -28,11 +27,13 @@ from server.rules.questioning import (
 from server.rules.recording import RECORDING_NOT_RUNNING
 from server.rules.release import BELONGINGS_LEFT, UNAUTHORIZED_EXIT
 from server.rules.spec import RuleSpec
+from server.rules.video import CAMERA_FAULT
 
 CATALOGUE: tuple[RuleSpec, ...] = (
     UNATTENDED_PERSON,
     SEARCH_SKIPPED,
     RECORDING_NOT_RUNNING,
+    CAMERA_FAULT,
     SINGLE_OFFICER_QUESTIONING,
     FEMALE_SEARCH_WITHOUT_FEMALE_OFFICER,
     SEPARATION_VIOLATION,

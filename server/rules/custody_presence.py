@@ -54,6 +54,8 @@ UNATTENDED_PERSON = RuleSpec(
     basis_en="Four always: a person in custody is always guarded",
     params=UnattendedPersonParams,
     conditions=unattended_person,
+    reads=frozenset({"people"}),
+    needs_custody=True,
 )
 
 SEARCH_SKIPPED = RuleSpec(
@@ -65,4 +67,6 @@ SEARCH_SKIPPED = RuleSpec(
     basis_en="Four always: a person is always searched before entering the area",
     params=SearchSkippedParams,
     conditions=search_skipped,
+    reads=frozenset({"custody"}),
+    needs_custody=True,
 )

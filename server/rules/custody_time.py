@@ -77,6 +77,7 @@ def custody_time_warning(ctx: RuleContext, params: ParamSet[CustodyTimeWarningPa
         if now >= end:
             continue
         ctx.wake_at(end)
+        ctx.volatile()  # the time left in the message counts down
         zh, en = _basis_label(basis, known)
         left = _hm((end - now) * ctx.speed)
         yield Condition(
@@ -124,7 +125,8 @@ CUSTODY_TIME_WARNING = RuleSpec(
              "Law (questioning time limits); People's Police Law art. 9",
     params=CustodyTimeWarningParams,
     conditions=custody_time_warning,
-    scope="site",
+    scope="person",
+    needs_custody=True,
 )
 
 CUSTODY_TIME_EXCEEDED = RuleSpec(
@@ -139,5 +141,6 @@ CUSTODY_TIME_EXCEEDED = RuleSpec(
              "Law art. 9",
     params=CustodyTimeExceededParams,
     conditions=custody_time_exceeded,
-    scope="site",
+    scope="person",
+    needs_custody=True,
 )

@@ -1,36 +1,106 @@
 """The rule engine: reads the twin at a given time and says which violations hold.
 
-Pure: no I/O, no clock of its own.  `evaluate(twin, now)` is called after every change
-and whenever `Evaluation.next_due` arrives; it keeps the on-delay bookkeeping (when each
-raw condition started) between calls.
+Pure: no I/O, no clock of its own.  ``evaluate(twin, now, changes)`` is called after every
+change and whenever ``Evaluation.next_due`` arrives; it keeps the on-delay bookkeeping
+(when each raw condition started) between calls.
 
 On-delay: a rule's raw condition must hold *continuously* for its grace period before it
 becomes a Violation (ISA-18.2 on-delay, against reader jitter and people walking through a
 door one after the other).  A condition absent from one evaluation starts over.  Grace
 periods are site seconds; at ``speed`` N they last ``grace / N`` real seconds.
 
-Incremental evaluation (later): zone-scoped rules (RuleSpec.scope) read only
-``RuleContext.zones``; the engine can then pass only the zones in ``Changes.zones`` and
-keep the conditions of the other zones from the previous call.  Today every call is a full
-evaluation, which costs well under a millisecond for the reference centre.
+Incremental evaluation: every rule has a scope (spec.py) whose units are zones, people,
+devices or nodes.  The engine remembers which conditions each unit of each rule produced.
+Given the ``Changes`` since the previous call, it re-runs every rule for the units that
+changed only and keeps the others' conditions as they were: exactly what a full
+evaluation would find, because a unit's conditions are a function of that unit's state and
+the clock.  The clock is handled by a schedule (a heap) of per-unit wake-ups: the end of a
+pending grace period, and the instants rules announce with ``ctx.wake_at`` (a custody limit,
+an outing's end, a completed rest break); a unit whose time has come is re-run like a
+changed one.  ``changes=None`` (and the first call, a call with another twin, or one after
+an error) is a full evaluation of every unit, which rebuilds all of that state.
+tests/server/test_rules_incremental.py proves both give the same answers.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.site import SiteConfig
 from protocol.timing import to_real
 from server.rules.catalogue import CATALOGUE
 from server.rules.context import RuleContext, SiteIndex
+from server.rules.impact import DEVICE, MASKS, NODE, PERSON, ZONE_ALL, ZONE_BITS, ChangeImpact
 from server.rules.params import ParamSet, RuleParams, resolve_params
-from server.rules.spec import Condition, RuleSpec
-from server.rules.types import AlarmKey, Evaluation, Violation
-from server.twin import Twin
+from server.rules.spec import Condition, ConditionsFn, RuleSpec
+from server.rules.types import SITE_UNIT, AlarmKey, Evaluation, Scope, Violation
+from server.twin import Changes, Twin
 
 log = logging.getLogger(__name__)
+
+MIN_GRACE_REAL_S = 0.25
+"""No grace period shorter than this many real seconds, however high the --speed."""
+
+# Drop stale schedule entries when the heap grows past this many times the live ones
+# (checked every COMPACT_EVERY evaluations).
+HEAP_SLACK = 4
+COMPACT_EVERY = 1024
+
+SCOPES = ("zone", "person", "device", "node", "site")  # RuleSpec.scope, by index
+_SITE = SCOPES.index("site")
+_SCOPE_BIT = (0, PERSON, DEVICE, NODE)
+_Promises = tuple[str, bool, frozenset[str]]  # scope, needs_custody, profiles
+
+
+@dataclass(slots=True)
+class _RuleState:
+    """One enabled rule and what each of its units said at its last run."""
+
+    index: int
+    spec: RuleSpec
+    params: ParamSet[Any]
+    unit_keys: dict[str, tuple[AlarmKey, ...]] = field(default_factory=dict)
+    due: dict[str, float] = field(default_factory=dict)  # unit -> when to re-run it
+    # Copied out of the spec: read for every rule on every evaluation.
+    rule_id: str = ""
+    conditions: ConditionsFn | None = None
+    scope_name: Scope = "site"
+    scope: int = _SITE
+    promises: _Promises | None = None
+    group: int = -1  # index of its promises in RuleEngine._groups
+    applies: Callable[[Any], bool] | None = None
+    filtered: bool = False  # promises or applies: the engine narrows the units first
+    zone_params: dict[str | None, Any] = field(default_factory=dict)  # zone -> its params
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.rule_id, self.conditions = spec.id, spec.conditions
+        self.scope_name, self.scope = spec.scope, SCOPES.index(spec.scope)
+        if spec.scope != "site":
+            if spec.needs_custody or spec.profiles:
+                self.promises = (spec.scope, spec.needs_custody, spec.profiles)
+            self.applies = spec.applies
+            self.filtered = self.promises is not None or self.applies is not None
+
+    def runs_for(self, mask: int) -> bool:
+        """Whether this rule has anything to look at when ``mask`` says what changed."""
+        if self.scope == _SITE:
+            return True
+        if self.scope == 0:  # zone: only if what changed there is something it reads
+            return any(mask & ZONE_BITS[what] for what in self.spec.reads)
+        return bool(mask & _SCOPE_BIT[self.scope])
+
+    def params_of(self, zone: str | None, index: SiteIndex) -> Any:
+        """The zone's parameters (by its kind), looked up once per zone."""
+        params = self.zone_params.get(zone)
+        if params is None:
+            params = self.zone_params[zone] = self.params.for_kind(
+                index.zone_kind.get(zone) if zone is not None else None)
+        return params
 
 
 class RuleEngine:
@@ -51,8 +121,30 @@ class RuleEngine:
             site.rules, {r.id: r.params for r in self.rules})
         self.index = SiteIndex.build(site)
         self.started_at: float | None = None
-        self._since: dict[AlarmKey, float] = {}  # raw conditions holding, since when
         self._memo: dict[Any, Any] = {}  # RuleContext.memo, kept between evaluations
+        enabled = [r for r in self.rules if self.params[r.id].any_enabled]
+        self._states = [_RuleState(i, r, self.params[r.id]) for i, r in enumerate(enabled)]
+        self._watched = frozenset(p for r in enabled for p in r.watch_profiles)
+        self._watching = [s for s in self._states if s.spec.watch_profiles]
+        # Rules sharing promises share the work of narrowing the units.
+        self._groups: list[_Promises] = []
+        for state in self._states:
+            if state.promises is not None:
+                if state.promises not in self._groups:
+                    self._groups.append(state.promises)
+                state.group = self._groups.index(state.promises)
+        self._group_scope = [SCOPES.index(g[0]) for g in self._groups]
+        # The rules to run, in catalogue order, for each "what changed" mask.
+        self._plans = [[s for s in self._states if s.runs_for(mask)] for mask in range(MASKS)]
+        self._since: dict[AlarmKey, float] = {}  # raw conditions holding, since when
+        self._active: dict[AlarmKey, Violation] = {}
+        self._snapshot: dict[AlarmKey, Violation] | None = None  # _active, as last returned
+        self._heap: list[tuple[float, int, str]] = []  # (when, rule index, unit), lazy
+        self._volatile: set[tuple[int, str]] = set()  # re-run on every evaluation
+        self._impact = ChangeImpact(self.index)
+        self._ctx: RuleContext | None = None  # reused: one evaluation at a time
+        self._needs_full = True
+        self._evaluations = 0
 
     @property
     def pending(self) -> Mapping[AlarmKey, float]:
@@ -60,54 +152,278 @@ class RuleEngine:
         return dict(self._since)
 
     def grace_real(self, cond: Condition, params: RuleParams) -> float:
-        """The condition's on-delay in real seconds.  A floor (``min_real_s``) keeps
-        start-up graces long enough for real processes to connect at high speeds; like
-        protocol.timing.scaled_interval it never lengthens a grace beyond its site value."""
-        grace = params.grace_s if cond.grace_s is None else cond.grace_s
-        return max(to_real(grace, self.speed), min(grace, cond.min_real_s))
+        """The condition's on-delay in real seconds.
 
-    def evaluate(self, twin: Twin, now: float) -> Evaluation:
+        Floors keep accelerated graces (``--speed``) longer than what devices and networks
+        need in real time: ``min_real_s`` of the condition (start-up graces: processes
+        connecting; polled devices: their poll period), and MIN_GRACE_REAL_S for every
+        grace (people walking through a door together are seen by two readers a few
+        milliseconds apart).  Like protocol.timing.scaled_interval a floor never lengthens
+        a grace beyond its site value, and a grace of 0 stays 0."""
+        grace = params.grace_s if cond.grace_s is None else cond.grace_s
+        floor = max(cond.min_real_s, MIN_GRACE_REAL_S)
+        return max(to_real(grace, self.speed), min(grace, floor))
+
+    def evaluate(self, twin: Twin, now: float, changes: Changes | None = None) -> Evaluation:
+        """Every violation that holds at ``now``.
+
+        ``changes``: everything the twin reported changed since the previous call (the
+        merged ``Changes`` of every Twin call in between), for an incremental evaluation;
+        None for a full one.  Both give the same answer.  The returned ``active`` mapping
+        is shared with later evaluations that change nothing: read it, do not modify it.
+        """
         if self.started_at is None:
             self.started_at = now
-        ctx = RuleContext(twin, self.index, self.started_at, list(twin.zones.values()),
-                          speed=self.speed, params=self.params, memo=self._memo)
-        holding: dict[AlarmKey, float] = {}
-        active: dict[AlarmKey, Violation] = {}
-        next_due: float | None = None
-        for rule in self.rules:
-            params = self.params[rule.id]
-            if not params.any_enabled:
-                continue
-            for cond in rule.conditions(ctx, params, now):
-                key = (rule.id, cond.subject)
-                if key in holding:
-                    continue  # one condition per (rule, subject): the first one wins
-                zone_params = params.for_kind(ctx.kind(cond.zone))
-                if not zone_params.enabled:
-                    continue
-                since = cond.since if cond.since is not None else self._since.get(key, now)
-                holding[key] = since
-                due = since + self.grace_real(cond, zone_params)
-                if now >= due:
-                    active[key] = Violation(
-                        rule=rule.id, subject=cond.subject, zone=cond.zone,
-                        severity=zone_params.severity or rule.severity,
-                        message_zh=cond.message_zh, message_en=cond.message_en,
-                        since=since, details=self._details(twin, cond),
-                    )
-                elif next_due is None or due < next_due:
-                    next_due = due
-        self._since = holding
-        if ctx.wake is not None and ctx.wake > now and (next_due is None or ctx.wake < next_due):
-            next_due = ctx.wake  # a time-driven rule changes its answer then, message or not
-        return Evaluation(active=active, next_due=next_due)
+        ctx = self._ctx
+        if ctx is None or ctx.twin is not twin:
+            ctx = self._ctx = RuleContext(twin, self.index, self.started_at, speed=self.speed,
+                                          params=self.params, memo=self._memo)
+            changes = None  # another twin: nothing remembered applies to it
+        ctx.now = now
+        ctx.held_cache_clear()
+        full = changes is None or self._needs_full
+        self._needs_full = True  # until this call completes: an error leaves state half-done
+        if full:
+            self._full(twin, ctx, now)
+        else:
+            assert changes is not None
+            self._incremental(twin, ctx, now, changes)
+        self._needs_full = False
+        if self._snapshot is None:
+            self._snapshot = dict(self._active)
+        return Evaluation(active=self._snapshot, next_due=self._next_due())
 
-    def _details(self, twin: Twin, cond: Condition) -> dict[str, object]:
+    # ------------------------------------------------------------------ passes
+
+    def _full(self, twin: Twin, ctx: RuleContext, now: float) -> None:
+        self._active, self._snapshot = {}, None  # rebuilt in evaluation order
+        self._heap.clear()
+        self._volatile.clear()
+        ctx.zone_ids = ctx.person_ids = ctx.device_ids = ctx.node_ids = None
+        for state in self._states:
+            state.due.clear()
+            self._run(state, ctx, None, now)
+        self._impact.reset(twin)
+
+    def _incremental(self, twin: Twin, ctx: RuleContext, now: float, changes: Changes) -> None:
+        index = self.index
+        dirty = (set(changes.zones), set(changes.people), set(changes.devices),
+                 set(changes.nodes), set[str]())
+        if changes.devices or changes.nodes:
+            self._impact.devices(twin, changes, dirty[2])
+        zone_bits = self._impact.zone_bits(twin, changes) if changes.zones or changes.people \
+            else 0
+        states, heap = self._states, self._heap
+        while heap and heap[0][0] <= now:  # units whose time has come
+            when, r, unit = heapq.heappop(heap)
+            state = states[r]
+            if state.due.get(unit) == when:
+                del state.due[unit]
+                dirty[state.scope].add(unit)
+                zone_bits = ZONE_ALL  # time, not a change: re-run what reads anything
+        if self._volatile:
+            for r, unit in self._volatile:
+                dirty[states[r].scope].add(unit)
+            self._volatile.clear()
+            zone_bits = ZONE_ALL
+        watched: set[str] | None = None
+        if self._watched and changes.devices:
+            profile_of = index.device_profile
+            watched = {profile_of.get(d, "") for d in changes.devices} & self._watched
+        by_scope = (_ordered(dirty[0], index.zone_rank), sorted(dirty[1]),
+                    _ordered(dirty[2], index.device_rank), _ordered(dirty[3], index.node_rank))
+        ctx.zone_ids, ctx.person_ids, ctx.device_ids, ctx.node_ids = by_scope
+        mask = ((zone_bits if by_scope[0] else 0) | (PERSON if by_scope[1] else 0)
+                | (DEVICE if by_scope[2] else 0) | (NODE if by_scope[3] else 0))
+        relevant: list[list[str] | None] = [None] * len(self._groups)
+        objects = (twin.zones, twin.people, twin.devices, twin.nodes)
+        done: set[int] = set()
+        if watched:  # whatever else changed: a watched device changed, every unit may have
+            for state in self._watching:
+                if not watched.isdisjoint(state.spec.watch_profiles):
+                    self._run_all(state, ctx, now)
+                    done.add(state.index)
+        for state in self._plans[mask]:  # catalogue order, as a full evaluation
+            if done and state.index in done:
+                continue
+            if state.scope == _SITE:
+                self._run(state, ctx, None, now)
+                continue
+            units = by_scope[state.scope]
+            if state.filtered:  # only units that can hold a condition, or held one
+                known = relevant[state.group] if state.group >= 0 else units
+                if known is None:
+                    known = relevant[state.group] = self._relevant(state.promises, units, ctx)
+                some = known
+                applies = state.applies
+                if applies is not None and some:
+                    of = objects[state.scope]
+                    some = [u for u in some if u in of and applies(of[u])]
+                if len(some) < len(units) and (state.unit_keys or state.due):
+                    keys, due = state.unit_keys, state.due
+                    some = [u for u in units if u in some or u in keys or u in due]
+                if not some:
+                    continue
+                units = some
+            self._run(state, ctx, units, now)
+        self._evaluations += 1
+        if self._evaluations % COMPACT_EVERY == 0 and \
+                len(heap) > HEAP_SLACK * (sum(len(s.due) for s in states) + 16):
+            self._heap = [(when, s.index, u) for s in states for u, when in s.due.items()]
+            heapq.heapify(self._heap)
+
+    def _relevant(self, promises: _Promises | None, units: list[str],
+                  ctx: RuleContext) -> list[str]:
+        """The units that a rule with these promises (RuleSpec.needs_custody, .profiles)
+        may hold a condition for."""
+        assert promises is not None
+        scope, needs_custody, profiles = promises
+        if needs_custody:
+            if scope == "zone":
+                held = ctx.held_ids()
+                units = [u for u in units if u in held]
+            elif scope == "person":
+                people = ctx.twin.people
+                units = [u for u in units if u in people and people[u].in_custody]
+        if profiles:
+            if scope == "device":
+                profile_of = self.index.device_profile
+                units = [u for u in units if profile_of.get(u) in profiles]
+            elif scope == "zone":
+                in_zone = self.index.zone_profiles
+                units = [u for u in units if not profiles.isdisjoint(in_zone.get(u, ()))]
+        return units
+
+    def _run_all(self, state: _RuleState, ctx: RuleContext, now: float) -> None:
+        saved = ctx.zone_ids, ctx.person_ids, ctx.device_ids, ctx.node_ids
+        held = ctx.held_cache_swap(None)
+        ctx.zone_ids = ctx.person_ids = ctx.device_ids = ctx.node_ids = None
+        try:
+            self._run(state, ctx, None, now)
+        finally:
+            ctx.zone_ids, ctx.person_ids, ctx.device_ids, ctx.node_ids = saved
+            ctx.held_cache_swap(held)
+
+    # ------------------------------------------------------------------ one rule
+
+    def _run(self, state: _RuleState, ctx: RuleContext,
+             units: Sequence[str] | None, now: float) -> None:
+        """Re-run one rule for ``units`` (None: all of them) and fold the answer into the
+        engine's state: holding conditions, active violations and the schedule."""
+        unit_keys = state.unit_keys
+        old: list[AlarmKey] | None = None
+        if units is None:
+            old = [key for keys in unit_keys.values() for key in keys]
+            unit_keys.clear()
+        elif unit_keys:
+            for unit in units:
+                keys = unit_keys.pop(unit, None)
+                if keys:
+                    if old is None:
+                        old = list(keys)
+                    else:
+                        old.extend(keys)
+        ctx.scope, ctx.unit = state.scope_name, SITE_UNIT
+        new: dict[AlarmKey, str] | None = None  # key -> the unit holding it
+        unit_due: dict[str, float] | None = None
+        for cond in state.conditions(ctx, state.params, now):  # type: ignore[misc]
+            key = (state.rule_id, cond.subject)
+            if new is None:
+                new = {}
+            elif key in new:
+                continue  # one condition per (rule, subject): the first one wins
+            zone_params = state.params_of(cond.zone, self.index)
+            if not zone_params.enabled:
+                continue
+            unit = new[key] = ctx.unit
+            since = cond.since if cond.since is not None else self._since.get(key, now)
+            self._since[key] = since
+            due = since + self.grace_real(cond, zone_params)
+            if now >= due:
+                self._activate(state, key, cond, since, zone_params.severity)
+            else:
+                if self._active.pop(key, None) is not None:
+                    self._snapshot = None
+                if unit_due is None:
+                    unit_due = {unit: due}
+                elif due < unit_due.get(unit, due + 1):
+                    unit_due[unit] = due
+        if old:
+            for key in old:
+                if new is None or key not in new:
+                    self._since.pop(key, None)
+                    if self._active.pop(key, None) is not None:
+                        self._snapshot = None
+        if new:
+            produced: dict[str, list[AlarmKey]] = {}
+            for key, unit in new.items():
+                produced.setdefault(unit, []).append(key)
+            for unit, held in produced.items():
+                unit_keys[unit] = tuple(held)
+        if ctx.wakes:
+            if unit_due is None:
+                unit_due = {}
+            for unit, when in ctx.wakes.items():
+                if when < unit_due.get(unit, when + 1):
+                    unit_due[unit] = when
+            ctx.wakes.clear()
+        if ctx.volatile_units:
+            self._volatile.update((state.index, u) for u in ctx.volatile_units)
+            ctx.volatile_units.clear()
+        due_of = state.due  # the schedule: when to re-run these units without a change
+        if units is None:
+            due_of.clear()
+        elif due_of:
+            for unit in units:
+                if unit_due is None or unit not in unit_due:
+                    due_of.pop(unit, None)
+        if unit_due:
+            for unit, when in unit_due.items():
+                if due_of.get(unit) != when:
+                    due_of[unit] = when
+                    heapq.heappush(self._heap, (when, state.index, unit))
+
+    def _activate(self, state: _RuleState, key: AlarmKey, cond: Condition, since: float,
+                  severity: str | None) -> None:
+        """The condition is ripe: a Violation (the one already there if nothing changed)."""
+        severity = severity or state.spec.severity
+        details = self._details(cond)
+        was = self._active.get(key)
+        if was is not None and was.since == since and was.zone == cond.zone \
+                and was.message_en == cond.message_en and was.message_zh == cond.message_zh \
+                and was.severity == severity and was.details == details:
+            return
+        self._active[key] = Violation(
+            rule=state.rule_id, subject=cond.subject, zone=cond.zone,
+            severity=severity,  # type: ignore[arg-type]
+            message_zh=cond.message_zh, message_en=cond.message_en, since=since,
+            details=details,
+        )
+        self._snapshot = None
+
+    def _next_due(self) -> float | None:
+        heap, states = self._heap, self._states
+        while heap:
+            when, r, unit = heap[0]
+            if states[r].due.get(unit) == when:
+                return when
+            heapq.heappop(heap)  # superseded by a later run of that unit
+        return None
+
+    def _details(self, cond: Condition) -> dict[str, object]:
         details = dict(cond.details)
         # Maintenance hook (DESIGN.md: suppression by design while a device is in
         # maintenance, still evaluated and logged): the violation is kept and flagged here;
         # the alarm side decides what a suppressed alarm looks like.
-        device = twin.devices.get(cond.subject)
+        assert self._ctx is not None
+        device = self._ctx.twin.devices.get(cond.subject)
         if device is not None and device.maintenance:
             details["maintenance"] = True
         return details
+
+
+def _ordered(units: set[str], rank: Mapping[str, int]) -> list[str]:
+    """Units in site order (the order a full evaluation visits them)."""
+    if len(units) < 2:
+        return list(units)
+    return sorted(units, key=lambda u: rank.get(u, -1))

@@ -20,8 +20,23 @@ from server.twin import DeviceState
 
 ENV_PROFILE = "env"
 SMOKE_PROFILE = "smoke"
-_QUANTITIES = (("temperature", "温度", "temperature", "°C"),
-               ("humidity", "湿度", "humidity", "%RH"))
+# (metric, its low and high limit parameters/thresholds, zh, en, unit)
+_QUANTITIES = (("temperature", "temperature_min", "temperature_max", "温度", "temperature", "°C"),
+               ("humidity", "humidity_min", "humidity_max", "湿度", "humidity", "%RH"))
+
+
+def _limits(ctx: RuleContext, sensor: DeviceState, p: EnvironmentParams,
+            kind: str) -> tuple[tuple[float | None, float | None], ...]:
+    """(low, high) per quantity: the zone kind's parameter, else the profile's threshold.
+    Both are fixed while the server runs, so they are worked out once per profile and kind."""
+    key = ("env_limits", sensor.profile, kind)
+    limits: tuple[tuple[float | None, float | None], ...] | None = ctx.memo.get(key)
+    if limits is None:
+        limits = ctx.memo[key] = tuple(
+            (_limit(ctx, sensor, getattr(p, lo_name), lo_name),
+             _limit(ctx, sensor, getattr(p, hi_name), hi_name))
+            for _metric, lo_name, hi_name, *_ in _QUANTITIES)
+    return limits
 
 
 def _limit(ctx: RuleContext, device: DeviceState, override: float | None,
@@ -36,16 +51,15 @@ def environment_out_of_range(ctx: RuleContext, params: ParamSet[EnvironmentParam
         zone = zones.get(sensor.zone)
         if sensor.status != "online" or zone is None or not zone.occupants:
             continue
-        p = params.for_kind(zone.kind)
+        limits = _limits(ctx, sensor, params.for_kind(zone.kind), zone.kind)
         out_zh: list[str] = []
         out_en: list[str] = []
         details: dict[str, object] = {}
-        for metric, zh_name, en_name, unit in _QUANTITIES:
+        for (metric, _lo, _hi, zh_name, en_name, unit), (lo, hi) in zip(
+                _QUANTITIES, limits, strict=True):
             value = sensor.metrics.get(metric)
-            if not isinstance(value, int | float) or isinstance(value, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
-            lo = _limit(ctx, sensor, getattr(p, f"{metric}_min"), f"{metric}_min")
-            hi = _limit(ctx, sensor, getattr(p, f"{metric}_max"), f"{metric}_max")
             if lo is not None and value < lo:
                 bound_zh, bound_en, bound = "低于", "below", lo
             elif hi is not None and value > hi:
@@ -90,7 +104,8 @@ ENVIRONMENT_OUT_OF_RANGE = RuleSpec(
     basis_en="Health and safety: temperature and humidity of an occupied room in range",
     params=EnvironmentParams,
     conditions=environment_out_of_range,
-    scope="site",
+    scope="zone",  # the sensors of the zones that changed: readings and occupancy
+    profiles=frozenset({ENV_PROFILE}),
 )
 
 SMOKE_DETECTED = RuleSpec(
@@ -102,5 +117,6 @@ SMOKE_DETECTED = RuleSpec(
     basis_en="Fire safety: smoke anywhere",
     params=PlainParams,
     conditions=smoke_detected,
-    scope="site",
+    scope="device",
+    profiles=frozenset({SMOKE_PROFILE}),
 )

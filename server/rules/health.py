@@ -19,7 +19,7 @@ def node_offline(ctx: RuleContext, params: ParamSet[NodeOfflineParams],
                  now: float) -> Iterator[Condition]:
     """A node that died or fell silent; one never seen only after the start-up grace."""
     p = params.default
-    for node in ctx.twin.nodes.values():
+    for node in ctx.nodes():
         if node.online:
             continue
         if node.ever_seen:
@@ -50,7 +50,7 @@ def device_offline(ctx: RuleContext, params: ParamSet[DeviceOfflineParams],
                    now: float) -> Iterator[Condition]:
     """A device its (online) node declared lost, or has not reported since the node's birth."""
     nodes = ctx.twin.nodes
-    for device in ctx.twin.devices.values():
+    for device in ctx.devices():
         if device.status not in ("offline", "unknown"):
             continue
         node = nodes.get(device.node)
@@ -82,7 +82,7 @@ def device_stale(ctx: RuleContext, params: ParamSet[DeviceStaleParams],
                  now: float) -> Iterator[Condition]:
     """A device silent past its heartbeat (the twin's sweep marks it stale) on a live node."""
     nodes = ctx.twin.nodes
-    for device in ctx.twin.devices.values():
+    for device in ctx.devices():
         if device.status != "stale":
             continue
         node = nodes.get(device.node)
@@ -106,7 +106,8 @@ NODE_OFFLINE = RuleSpec(
     basis_en="Device health: an edge node's death or silence",
     params=NodeOfflineParams,
     conditions=node_offline,
-    scope="site",
+    scope="node",
+    applies=lambda node: not node.online,
 )
 
 DEVICE_OFFLINE = RuleSpec(
@@ -118,7 +119,8 @@ DEVICE_OFFLINE = RuleSpec(
     basis_en="Device health: a device lost by its node",
     params=DeviceOfflineParams,
     conditions=device_offline,
-    scope="site",
+    scope="device",
+    applies=lambda device: device.status in ("offline", "unknown"),
 )
 
 DEVICE_STALE = RuleSpec(
@@ -130,5 +132,6 @@ DEVICE_STALE = RuleSpec(
     basis_en="Device health: a device silent past its heartbeat",
     params=DeviceStaleParams,
     conditions=device_stale,
-    scope="site",
+    scope="device",
+    applies=lambda device: device.status == "stale",
 )

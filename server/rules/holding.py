@@ -90,6 +90,8 @@ SEPARATION_VIOLATION = RuleSpec(
              "held separately (by analogy with the Detention House Regulations art. 14)",
     params=SeparationParams,
     conditions=separation_violation,
+    reads=frozenset({"custody"}),
+    needs_custody=True,
 )
 
 ZONE_OVER_CAPACITY = RuleSpec(
@@ -101,4 +103,6 @@ ZONE_OVER_CAPACITY = RuleSpec(
     basis_en="Rooms of the case-handling area used within their design capacity",
     params=ZoneOverCapacityParams,
     conditions=zone_over_capacity,
+    reads=frozenset({"custody"}),
+    needs_custody=True,
 )

@@ -39,7 +39,7 @@ def tag_tamper(ctx: RuleContext, params: ParamSet[PlainParams],
 
 def tag_low_battery(ctx: RuleContext, params: ParamSet[PlainParams],
                     now: float) -> Iterator[Condition]:
-    for person in sorted(ctx.twin.people.values(), key=lambda p: p.id):
+    for person in ctx.people():
         if not person.tag_battery_low or not (person.in_custody or person.is_staff):
             continue
         zh, en = ctx.names(person.zone) if person.zone else ("—", "—")
@@ -57,7 +57,7 @@ def tag_low_battery(ctx: RuleContext, params: ParamSet[PlainParams],
 def clock_skew(ctx: RuleContext, params: ParamSet[ClockSkewParams],
                now: float) -> Iterator[Condition]:
     tolerance = params.default.tolerance_s
-    for node in ctx.twin.nodes.values():
+    for node in ctx.nodes():
         skew = node.clock_skew_s
         if not node.online or skew is None or abs(skew) <= tolerance:
             continue
@@ -81,7 +81,8 @@ TAG_TAMPER = RuleSpec(
     basis_en="Evidence integrity: a location wristband cut or removed",
     params=PlainParams,
     conditions=tag_tamper,
-    scope="site",
+    scope="person",
+    needs_custody=True,
 )
 
 TAG_LOW_BATTERY = RuleSpec(
@@ -93,7 +94,8 @@ TAG_LOW_BATTERY = RuleSpec(
     basis_en="Evidence integrity: a flat tag loses the person's location",
     params=PlainParams,
     conditions=tag_low_battery,
-    scope="site",
+    scope="person",
+    applies=lambda person: person.tag_battery_low,
 )
 
 CLOCK_SKEW = RuleSpec(
@@ -106,5 +108,5 @@ CLOCK_SKEW = RuleSpec(
              "with the server's",
     params=ClockSkewParams,
     conditions=clock_skew,
-    scope="site",
+    scope="node",
 )

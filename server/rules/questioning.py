@@ -154,6 +154,11 @@ def no_rest_break(ctx: RuleContext, params: ParamSet[NoRestBreakParams],
         due = start + ctx.real(p.span_s)
         if out_since is not None:
             ctx.wake_at(out_since + ctx.real(p.break_s))  # the break becomes complete
+            if out_since < due:
+                # Resting now, and questioned less than the span before the rest: nothing
+                # is wrong yet.  Back before the break is complete, the session goes on
+                # from its old start (a short rest does not reset the clock).
+                continue
         if now < due:
             ctx.wake_at(due)
             continue
@@ -178,6 +183,8 @@ SINGLE_OFFICER_QUESTIONING = RuleSpec(
              "suspect",
     params=SingleOfficerParams,
     conditions=single_officer_questioning,
+    reads=frozenset({"people"}),
+    needs_custody=True,
 )
 
 FEMALE_SEARCH_WITHOUT_FEMALE_OFFICER = RuleSpec(
@@ -190,6 +197,8 @@ FEMALE_SEARCH_WITHOUT_FEMALE_OFFICER = RuleSpec(
              "officer or a doctor",
     params=FemaleSearchParams,
     conditions=female_search_without_female_officer,
+    reads=frozenset({"people"}),
+    needs_custody=True,
 )
 
 JUVENILE_WITHOUT_GUARDIAN = RuleSpec(
@@ -203,6 +212,8 @@ JUVENILE_WITHOUT_GUARDIAN = RuleSpec(
              "Law: a guardian or appropriate adult attends the questioning of a juvenile",
     params=JuvenileGuardianParams,
     conditions=juvenile_without_guardian,
+    reads=frozenset({"people"}),
+    needs_custody=True,
 )
 
 NO_REST_BREAK = RuleSpec(
@@ -214,5 +225,6 @@ NO_REST_BREAK = RuleSpec(
     basis_en="Criminal Procedure Law art. 119: food and necessary rest must be guaranteed",
     params=NoRestBreakParams,
     conditions=no_rest_break,
-    scope="site",
+    scope="person",
+    needs_custody=True,
 )

@@ -12,10 +12,18 @@ from collections.abc import Iterator
 from server.rules.context import RuleContext
 from server.rules.params import ParamSet, RecordingParams
 from server.rules.spec import Condition, RuleSpec
+from server.twin import DeviceState
 
-# Not yet: "recording is not really progressing" (bytes_written flat over the profile's
-# progress_window_s) needs a metric history the twin does not keep; it will be a condition
-# of this rule with reason "not_progressing".
+# "Recording" that is not really progressing: bytes_written flat for the recorder
+# profile's progress_window_s (site s), but never less than 2.5 of the recorder's reports
+# (bytes_written is in every full report, so a flat value is then really flat).
+PROGRESS_MIN_REPORTS = 2.5
+DEFAULT_PROGRESS_WINDOW_S = 15.0
+# A recorder is polled (edge/drivers/recorder.py: at most every 0.2 s real), so a change
+# of its state reaches us up to a poll period plus transit later: at high --speed the
+# grace must not be shorter than that, or a recorder switched on just in time would read
+# as not recording.
+RECORDER_LATENCY_REAL_S = 0.6
 
 
 def recording_not_running(ctx: RuleContext, params: ParamSet[RecordingParams],
@@ -44,6 +52,7 @@ def recording_not_running(ctx: RuleContext, params: ParamSet[RecordingParams],
                            f"person in custody {who} present",
                 details={"reason": "recorder_offline", "status": recorder.status,
                          "people": held},
+                min_real_s=RECORDER_LATENCY_REAL_S,
             )
         elif recorder.metrics.get("recording") is not True:
             yield Condition(
@@ -52,7 +61,49 @@ def recording_not_running(ctx: RuleContext, params: ParamSet[RecordingParams],
                 message_en=f"{en}: person in custody {who} present, recorder {recorder.id} "
                            f"not recording",
                 details={"reason": "not_recording", "people": held},
+                min_real_s=RECORDER_LATENCY_REAL_S,
             )
+        else:
+            yield from _not_progressing(ctx, recorder, zone.id, who, held, now)
+
+
+def _not_progressing(ctx: RuleContext, recorder: DeviceState, zone_id: str, who: str,
+                     held: list[str], now: float) -> Iterator[Condition]:
+    """The recorder says it records, but its segment has not grown for the window.
+
+    The engine's memo remembers, per recorder, the last (recording, segment, bytes) seen
+    and since when; any change restarts the window.  A recorder that does not report
+    ``bytes_written`` at all cannot be judged on progress (only on ``recording``)."""
+    m = recorder.metrics
+    written = m.get("bytes_written")
+    if not isinstance(written, int) or isinstance(written, bool):
+        return
+    seen = (m.get("recording"), m.get("segment"), written)
+    key = ("recording_progress", recorder.id)
+    last = ctx.memo.get(key)
+    if last is None or last[0] != seen:
+        last = ctx.memo[key] = (seen, now)
+    flat_since = last[1]
+    window_s = ctx.threshold(recorder, "progress_window_s") or DEFAULT_PROGRESS_WINDOW_S
+    window = max(ctx.real(window_s), PROGRESS_MIN_REPORTS * recorder.heartbeat_s)
+    if now - flat_since < window:
+        ctx.wake_at(flat_since + window)
+        return
+    zh, en = ctx.names(zone_id)
+    segment = m.get("segment") or "?"
+    ctx.volatile()  # "not grown for N s" counts up: re-run on every evaluation
+    flat_for = now - flat_since
+    yield Condition(
+        subject=recorder.id, zone=zone_id,
+        message_zh=f"{zh}: 审讯主机 {recorder.id} 显示在录像, 但录像文件 {segment} "
+                   f"{flat_for:.0f} 秒未增长 (已写 {written} 字节), 在押人员 {who} 在场",
+        message_en=f"{en}: recorder {recorder.id} says recording but segment {segment} has "
+                   f"not grown for {flat_for:.0f}s ({written} bytes written), person in "
+                   f"custody {who} present",
+        details={"reason": "not_progressing", "segment": segment, "bytes_written": written,
+                 "flat_since": flat_since, "people": held},
+        since=flat_since, grace_s=0.0,
+    )
 
 
 RECORDING_NOT_RUNNING = RuleSpec(
@@ -65,4 +116,6 @@ RECORDING_NOT_RUNNING = RuleSpec(
              "the whole process, without interruption",
     params=RecordingParams,
     conditions=recording_not_running,
+    reads=frozenset({"custody", "devices"}),
+    needs_custody=True,
 )

@@ -80,32 +80,43 @@ def belongings_left(ctx: RuleContext, params: ParamSet[BelongingsLeftParams],
     """A released person with a locker still occupied in their name.  The locker bank's
     last known state counts even while it is offline: belongings do not move by themselves,
     and lockers emptied meanwhile arrive from the edge's outbox."""
-    twin = ctx.twin
-    lockers: dict[str, list[str]] = {}
-    zone_of: dict[str, str] = {}
+    stored: dict[str, tuple[str, list[str]]] | None = None  # read once, if anyone left
+    for person in ctx.people():
+        if person.in_custody or person.released_at is None:
+            continue
+        if stored is None:
+            stored = _stored_belongings(ctx)
+        found = stored.get(person.id)
+        if found is None:
+            continue
+        zone, lockers = found
+        zh, en = ctx.names(zone)
+        which = ", ".join(lockers)
+        yield Condition(
+            subject=person.id, zone=zone,
+            message_zh=f"{zh}: {person.id} 已出所, 保管柜 {which} 内仍有随身物品",
+            message_en=f"{en}: {person.id} released, belongings still in locker {which}",
+            details={"lockers": lockers},
+            since=person.released_at,
+        )
+
+
+def _stored_belongings(ctx: RuleContext) -> dict[str, tuple[str, list[str]]]:
+    """person id -> (zone of the first bank holding their things, lockers in bank order);
+    an entry names the person by id or by tag."""
+    tags = ctx.twin.tags
+    stored: dict[str, tuple[str, list[str]]] = {}
     for device in ctx.devices(LOCKERS_PROFILE):
         occupied = device.metrics.get("occupied")
         if not isinstance(occupied, list):
             continue
         for entry in occupied:
             locker, _, ref = str(entry).partition(":")
-            pid = twin.tags.get(ref, ref)
-            person = twin.people.get(pid)
-            if person is None or person.in_custody or person.released_at is None:
-                continue
-            lockers.setdefault(pid, []).append(locker)
-            zone_of.setdefault(pid, device.zone)
-    for pid in sorted(lockers):
-        person = twin.people[pid]
-        zh, en = ctx.names(zone_of[pid])
-        which = ", ".join(lockers[pid])
-        yield Condition(
-            subject=pid, zone=zone_of[pid],
-            message_zh=f"{zh}: {pid} 已出所, 保管柜 {which} 内仍有随身物品",
-            message_en=f"{en}: {pid} released, belongings still in locker {which}",
-            details={"lockers": lockers[pid]},
-            since=person.released_at,
-        )
+            pid = tags.get(ref, ref)
+            if pid not in stored:
+                stored[pid] = (device.zone, [])
+            stored[pid][1].append(locker)
+    return stored
 
 
 UNAUTHORIZED_EXIT = RuleSpec(
@@ -118,7 +129,8 @@ UNAUTHORIZED_EXIT = RuleSpec(
              "release, transfer or approved outing",
     params=UnauthorizedExitParams,
     conditions=unauthorized_exit,
-    scope="site",
+    scope="person",
+    needs_custody=True,
 )
 
 BELONGINGS_LEFT = RuleSpec(
@@ -130,5 +142,7 @@ BELONGINGS_LEFT = RuleSpec(
     basis_en="Personal belongings are returned on release (nothing forgotten)",
     params=BelongingsLeftParams,
     conditions=belongings_left,
-    scope="site",
+    scope="person",
+    applies=lambda person: person.released_at is not None and not person.in_custody,
+    watch_profiles=frozenset({LOCKERS_PROFILE}),  # belongings stored or taken: look again
 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from server.rules.params import ParamSet, RuleParams
-from server.rules.types import Severity
+from server.rules.types import Scope, Severity
 
 if TYPE_CHECKING:
     from server.rules.context import RuleContext
@@ -40,6 +40,7 @@ class Condition:
     since: float | None = None  # a known start (a deadline passed): overrides "first seen"
 
 
+ZoneInput = Literal["custody", "people", "devices"]
 ConditionsFn = Callable[["RuleContext", ParamSet[Any], float], Iterable[Condition]]
 
 
@@ -47,10 +48,44 @@ ConditionsFn = Callable[["RuleContext", ParamSet[Any], float], Iterable[Conditio
 class RuleSpec:
     """One rule of the catalogue (DESIGN.md, "Zone safety rules").
 
-    ``scope`` says what a condition depends on, for incremental evaluation: ``zone`` rules
-    read only the zones in ``RuleContext.zones`` (their occupants, those people and the
-    zone's devices), so the engine may re-run them for changed zones only; ``site`` rules
-    read the whole twin and are cheap enough to run on every call.
+    ``scope`` says what a condition depends on, so the engine can re-run a rule for the
+    units that changed only and keep the other units' conditions from the previous call
+    (engine.py).  A rule iterates its units with the RuleContext iterator of its scope and
+    yields a unit's conditions while it holds that unit:
+
+    * ``zone`` — ``ctx.held()`` / ``ctx.zones`` / ``ctx.devices(profile)`` (the devices
+      *in* those zones): reads the zone, its occupants and those people, and the zone's
+      devices.  Re-run when the zone is in ``Changes.zones`` (the twin adds a person's
+      zone when the person changes, and a device's zone when the device does).
+    * ``person`` — ``ctx.people()`` / ``ctx.in_custody()``: reads the person (and the
+      site's static zone facts).  Re-run when the person is in ``Changes.people``.
+    * ``device`` — ``ctx.devices(profile)``: reads the device and whether its node is
+      online since when.  Re-run when the device changed or its node was born or died.
+    * ``node`` — ``ctx.nodes()``: reads the node.  Re-run when it is in ``Changes.nodes``.
+    * ``site`` — reads anything; re-run on every evaluation (for a rule that fits none of
+      the above; costs a full pass per message).
+
+    A subject belongs to one unit (a person is in one zone, a recorder in its own zone).
+    Time-driven answers use ``ctx.wake_at`` / ``ctx.volatile`` (context.py).
+
+    Optional promises let the engine skip work; a unit that held a condition is always
+    re-run, so the condition clears.  A wrong promise loses conditions: the
+    incremental-equals-full property test (tests/server/test_rules_incremental.py) is
+    there to catch one.
+
+    * ``reads`` (zone scope): what of the zone the conditions read — ``custody`` (the
+      people in custody there), ``people`` (everyone there, custody included),
+      ``devices`` (the zone's devices).  An evaluation whose changes touch none of them
+      (a badge moving for a custody-only rule, a sensor reading for a people-only rule)
+      does not re-run the rule.
+    * ``needs_custody``: only a zone holding a person in custody (zone scope) or a person
+      in custody (person scope) can hold a condition.
+    * ``profiles``: only devices of these profiles (device scope) or zones containing one
+      (zone scope) can hold a condition.
+    * ``applies``: only a unit for whose twin object (ZoneState, PersonState, DeviceState,
+      NodeState) this cheap test is true can hold a condition.
+    * ``watch_profiles``: a change to any device of these profiles re-runs the rule for all
+      of its units (belongings_left reads the locker banks for every released person).
     """
 
     id: str
@@ -59,6 +94,11 @@ class RuleSpec:
     basis_en: str
     params: type[RuleParams]
     conditions: ConditionsFn
-    scope: Literal["zone", "site"] = "zone"
+    scope: Scope = "zone"
     title_zh: str = ""
     title_en: str = ""
+    reads: frozenset[ZoneInput] = frozenset({"people", "devices"})
+    needs_custody: bool = False
+    profiles: frozenset[str] = frozenset()
+    applies: Callable[[Any], bool] | None = None
+    watch_profiles: frozenset[str] = frozenset()

@@ -10,6 +10,10 @@ SEVERITY_ORDER: dict[str, int] = {"critical": 0, "major": 1, "minor": 2, "warnin
 
 AlarmKey = tuple[str, str]  # (rule id, subject id)
 
+# What a rule's conditions depend on (RuleSpec.scope): the unit the engine re-evaluates.
+Scope = Literal["zone", "person", "device", "node", "site"]
+SITE_UNIT = "*"  # the one unit of a site-scoped rule
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:

@@ -41,6 +41,16 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    """One row of alarm-management state (shelf, maintenance, shifts, escalations,
+    deliveries, settings: server/alerts/desk.py); ``data`` None deletes the row."""
+
+    kind: str
+    key: str
+    data: dict[str, Any] | None
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one coordinator step writes, committed in one transaction."""
@@ -49,9 +59,11 @@ class WriteBatch:
     alarm_changes: list[AlarmChange] = field(default_factory=list)
     people: list[PersonState] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    state: list[StateRow] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.alarm_changes or self.people or self.audit)
+        return bool(self.events or self.alarm_changes or self.people or self.audit
+                    or self.state)
 
 
 def dumps(value: Any) -> str:

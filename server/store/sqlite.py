@@ -68,6 +68,11 @@ CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, user TEXT NOT NULL,
     action TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_person ON audit(json_extract(detail, '$.person'));
+CREATE TABLE IF NOT EXISTS alarm_state (
+    kind TEXT NOT NULL, key TEXT NOT NULL, updated REAL NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (kind, key));
+CREATE INDEX IF NOT EXISTS alarm_history_at ON alarm_history(at);
 """
 
 
@@ -158,6 +163,15 @@ class SqliteStore:
                 " ON CONFLICT(id) DO UPDATE SET in_custody=excluded.in_custody,"
                 " updated=excluded.updated, data=excluded.data",
                 [(p.id, int(p.in_custody), time.time(), person_to_json(p)) for p in batch.people])
+            for row in batch.state:
+                if row.data is None:
+                    db.execute("DELETE FROM alarm_state WHERE kind = ? AND key = ?",
+                               (row.kind, row.key))
+                else:
+                    db.execute("INSERT INTO alarm_state (kind, key, updated, data)"
+                               " VALUES (?, ?, ?, ?) ON CONFLICT(kind, key) DO UPDATE SET"
+                               " updated=excluded.updated, data=excluded.data",
+                               (row.kind, row.key, time.time(), dumps(row.data)))
             last = self._last_hash
             for entry in batch.audit:
                 digest = audit_hash(last, entry)
@@ -226,6 +240,56 @@ class SqliteStore:
             return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], bool(r[7]))
                     for r in rows]
         return await self._run(query)
+
+    async def audit_entries(self, person: str | None = None,
+                            limit: int = 1000) -> list[AuditEntry]:
+        """Audit entries, oldest first: all of them, or those about one person (their
+        ``detail.person``; the custody file's list of actions)."""
+        def query() -> list[AuditEntry]:
+            sql = "SELECT seq, ts, user, action, detail FROM audit"
+            args: tuple[Any, ...] = ()
+            if person is not None:
+                sql, args = sql + " WHERE json_extract(detail, '$.person') = ?", (person,)
+            rows = self.db.execute(f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?)"
+                                   " ORDER BY seq", (*args, limit)).fetchall()
+            return [AuditEntry(r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+        return await self._run(query)
+
+    async def load_state(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Alarm-management state rows of one kind: (key, data), by key."""
+        rows = await self._run(lambda: self.db.execute(
+            "SELECT key, data FROM alarm_state WHERE kind = ? ORDER BY key",
+            (kind,)).fetchall())
+        return [(r[0], json.loads(r[1])) for r in rows]
+
+    async def alarm_history(self, since: float, until: float | None = None,
+                            limit: int = 200_000) -> list[tuple[Alarm, str, float, str | None]]:
+        """Alarm transitions (alarm as it was, action, at, by) with ``since <= at < until``,
+        oldest first (the KPI report's input)."""
+        def query() -> list[tuple[Alarm, str, float, str | None]]:
+            rows = self.db.execute(
+                "SELECT data, action, at, by FROM alarm_history WHERE at >= ? AND at < ?"
+                " ORDER BY seq LIMIT ?",
+                (since, until if until is not None else 1e18, limit)).fetchall()
+            return [(alarm_from_json(r[0]), r[1], r[2], r[3]) for r in rows]
+        return await self._run(query)
+
+    async def list_users(self) -> list[UserRecord]:
+        rows = await self._run(lambda: self.db.execute(
+            "SELECT username, password_hash, role, created FROM users"
+            " ORDER BY username").fetchall())
+        return [UserRecord(*r) for r in rows]
+
+    async def update_user(self, username: str, *, password_hash: str | None = None,
+                          role: str | None = None) -> bool:
+        """Change a user's password hash and/or role; False if there is no such user."""
+        def update() -> bool:
+            cur = self.db.execute(
+                "UPDATE users SET password_hash = coalesce(?, password_hash),"
+                " role = coalesce(?, role) WHERE username = ?",
+                (password_hash, role, username))
+            return cur.rowcount > 0
+        return await self._run(update)
 
     async def verify_audit(self) -> int:
         """Check the audit hash chain; return the number of entries, raise StoreError on a

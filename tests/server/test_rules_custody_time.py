@@ -143,3 +143,24 @@ def test_moving_between_questioning_rooms_is_not_a_break() -> None:
     floor.at(3 * H).move("inquiry-1", "S1", "O1", "O2")
     floor.set("recorder-inquiry-1", recording=True)
     assert floor.at(4 * H).keys() == {("no_rest_break", "S1")}
+
+
+def test_a_rest_that_starts_before_the_span_is_not_a_violation() -> None:
+    """3 h 50 of questioning, then a lawful 35 min rest: nothing at 4 h (the person is
+    resting, not questioned), nothing when the break completes."""
+    floor = questioned()
+    to_holding(floor, 3 * H + 50 * 60)
+    assert floor.at(4 * H).keys() == set()
+    assert floor.at(3 * H + 50 * 60 + 1800).keys() == set()
+    to_interrogation(floor, 3 * H + 85 * 60)
+    assert floor.at(5 * H).keys() == set()  # a new session started after the break
+
+
+def test_back_from_a_short_rest_after_the_span_is_a_violation() -> None:
+    """3 h 50, a 15 min pause (not a break), back at 4 h 05: the session goes on from its
+    start, so the violation holds from the return."""
+    floor = questioned()
+    to_holding(floor, 3 * H + 50 * 60)
+    assert floor.at(4 * H + 4 * 60).keys() == set()
+    to_interrogation(floor, 4 * H + 5 * 60)
+    assert floor.evaluate().active.keys() == {("no_rest_break", "S1")}

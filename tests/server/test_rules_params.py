@@ -95,7 +95,8 @@ def test_defaults_without_overrides() -> None:
     assert params["node_offline"].default.startup_grace_s == 60
     assert {r.id: r.severity for r in CATALOGUE} == {
         "unattended_person": "critical", "search_skipped": "major",
-        "recording_not_running": "critical", "node_offline": "major",
+        "recording_not_running": "critical", "camera_fault": "critical",
+        "node_offline": "major",
         "device_offline": "major", "device_stale": "minor",
         "single_officer_questioning": "major", "female_search_without_female_officer": "major",
         "separation_violation": "major", "juvenile_without_guardian": "major",

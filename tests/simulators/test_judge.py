@@ -50,3 +50,28 @@ def test_no_alarm_and_cleared() -> None:
     assert not judge_one(cleared, [_alarm("unattended_person", 610, None)], T0, SPEED).passed
     assert not judge_one(cleared, [_alarm("unattended_person", 610, 1000)], T0, SPEED).passed
     assert not judge_one(cleared, [], T0, SPEED).passed
+
+
+def test_count_counts_raisings_over_the_run() -> None:
+    """count (exactly_once) adds every matching alarm's raisings (re-activations included)
+    and each must be in the window."""
+    once = _e(exactly_once="unattended_person", between=["600s", "700s"])
+    assert judge_one(once, [_alarm("unattended_person", 650)], T0, SPEED).passed
+    twice = judge_one(once, [_alarm("unattended_person", 650),
+                             _alarm("unattended_person", 900)], T0, SPEED)
+    assert not twice.passed and "raised 2 time(s), expected 1" in twice.detail
+    flapping = {**_alarm("unattended_person", 650), "count": 3}
+    assert "raised 3 time(s)" in judge_one(once, [flapping], T0, SPEED).detail
+    assert not judge_one(once, [], T0, SPEED).passed
+    outside = judge_one(once, [_alarm("unattended_person", 800)], T0, SPEED)
+    assert not outside.passed and "outside the window" in outside.detail
+
+
+def test_no_alarm_window_is_exact() -> None:
+    """A no_alarm window is not widened by the margin: the violation staged right after a
+    near-miss does not count against it; subject narrows it too."""
+    near = _e(no_alarm="unattended_person", between=["0s", "300s"])
+    assert judge_one(near, [_alarm("unattended_person", 305)], T0, SPEED).passed
+    assert not judge_one(near, [_alarm("unattended_person", 299)], T0, SPEED).passed
+    other = _e(no_alarm="unattended_person", subject="S2")
+    assert judge_one(other, [_alarm("unattended_person", 10)], T0, SPEED).passed

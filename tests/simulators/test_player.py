@@ -56,3 +56,33 @@ async def test_speed_mismatch_is_refused_before_playing(tmp_path: Path) -> None:
                                  tmp_path)
         with pytest.raises(SimulatorError, match="speed 1 but this run needs 60"):
             await Player(plan, centre, api, 60).check_speed()
+
+
+async def test_custody_verbs_call_the_api(mqtt_broker, tmp_path: Path) -> None:
+    """outing, outing_end, transfer and tag_check are the duty desk's API calls, in the
+    scenario's order; a node stopped and started again comes back as a new agent."""
+    scenario = tmp_path / "verbs.yaml"
+    scenario.write_text(
+        "name: verbs\nspeed: 600\npeople:\n"
+        "  S1: {role: suspect, sex: male, age: 30, case: C-1, custody: criminal_summons}\n"
+        "steps:\n"
+        "  - {at: 0s, intake: S1}\n"
+        "  - {at: 1s, outing: S1, minutes: 30, reason: hospital}\n"
+        "  - {at: 2s, outing_end: S1}\n"
+        "  - {at: 3s, tag_check: S1}\n"
+        "  - {at: 4s, stop_node: edge-common}\n"
+        "  - {at: 5s, start_node: edge-common}\n"
+        "  - {at: 6s, transfer: S1}\n")
+    plan = load_scenario(scenario)
+    calls: list[tuple[str, str]] = []
+    async with ApiClient("http://fake", transport=_fake_server(600, calls)) as api:
+        await api.login()
+        async with SimulatedCentre(plan.site, plan.profiles, mqtt_broker.url, 600, b"k",
+                                   tmp_path) as centre:
+            before = centre.agents["edge-common"]
+            outcome = await Player(plan, centre, api, 600).play()
+            assert centre.agents["edge-common"] is not before
+    assert outcome.errors == []
+    assert [path for method, path in calls if method == "POST"][1:] == [
+        "/api/custody", "/api/custody/S1/outing", "/api/custody/S1/outing/end",
+        "/api/people/S1/tag-check", "/api/custody/S1/transfer"]

@@ -76,10 +76,15 @@ def test_device_kind_metrics_and_rules_are_checked(tmp_path: Path) -> None:
     assert any(":9: steps.2.set: recorder has no metrics ['rec']" in x for x in lines)
 
 
-def test_later_fault_kinds_are_refused_with_a_pointer(tmp_path: Path) -> None:
-    """Picture faults are not simulated yet: the message says when they arrive."""
-    lines = _errors(tmp_path, BASE + "  - {at: 5s, fault: camera-entrance, kind: frozen}\n")
-    assert ":8: steps.1" in lines[0] and "fault kind frozen arrives with issue #6" in lines[0]
+def test_picture_fault_kinds_are_for_cameras(tmp_path: Path) -> None:
+    """Picture faults (issue #6) parse for a camera; on another device the error names the
+    step and the devices the kind is for."""
+    path = tmp_path / "ok.yaml"
+    path.write_text(BASE + "  - {at: 5s, fault: camera-entrance, kind: frozen}\n"
+                    "  - {at: 9s, fault: recorder-inquiry-1, kind: stale}\n")
+    assert load_scenario(path).scenario.steps[1].kind == "frozen"
+    lines = _errors(tmp_path, BASE + "  - {at: 5s, fault: door-entrance, kind: black}\n")
+    assert ":8: steps.1" in lines[0] and "fault kind black is for a camera, not a door" in lines[0]
 
 
 def test_verb_companions_are_checked(tmp_path: Path) -> None:
@@ -87,3 +92,75 @@ def test_verb_companions_are_checked(tmp_path: Path) -> None:
     assert "'move' takes to" in _errors(tmp_path, BASE + "  - {at: 5s, move: S1}\n")[0]
     lines = _errors(tmp_path, BASE + "expect:\n  - {cleared: unattended_person}\n")
     assert ":9: expect.0" in lines[0] and "cleared needs by" in lines[0]
+
+
+def test_bundled_scenarios_parse_and_resolve_by_name() -> None:
+    """Every bundled scenario is valid against the reference site and loads by its name."""
+    from simulators.scenario import bundled_scenarios
+    paths = bundled_scenarios()
+    assert len(paths) >= 10
+    for path in paths:
+        plan = load_scenario(path.stem)
+        assert plan.path == path and plan.scenario.name == path.stem
+
+
+def test_added_verbs_and_their_companions(tmp_path: Path) -> None:
+    """outing needs minutes (reason optional), transfer takes destination and reason,
+    leave takes a group; each is checked against the people, devices and nodes."""
+    ok = BASE + ("  - {at: 5s, outing: S1, minutes: 30, reason: hospital}\n"
+                 "  - {at: 6s, outing_end: S1}\n"
+                 "  - {at: 7s, transfer: S1, destination: 看守所}\n"
+                 "  - {at: 8s, leave: [S1, O1]}\n"
+                 "  - {at: 9s, tag_check: O1}\n"
+                 "  - {at: 9s, battery_low: O1}\n"
+                 "  - {at: 10s, silence: reader-info-1}\n"
+                 "  - {at: 11s, stop_node: edge-common}\n"
+                 "  - {at: 12s, start_node: edge-common}\n"
+                 "  - {at: 13s, skew_clock: -3s}\n")
+    path = tmp_path / "ok.yaml"
+    path.write_text(ok)
+    steps = load_scenario(path).scenario.steps
+    assert [s.verb for s in steps[1:]] == [
+        "outing", "outing_end", "transfer", "leave", "tag_check", "battery_low", "silence",
+        "stop_node", "start_node", "skew_clock"]
+    assert steps[4].people == ["S1", "O1"] and steps[-1].skew_clock == -3.0
+    assert "'outing' takes minutes (optional: reason)" in _errors(
+        tmp_path, BASE + "  - {at: 5s, outing: S1}\n")[0]
+    assert "'transfer' takes nothing else (optional: destination, reason)" in _errors(
+        tmp_path, BASE + "  - {at: 5s, transfer: S1, to: exit}\n")[0]
+
+
+def test_added_verbs_name_their_lines(tmp_path: Path) -> None:
+    """Unknown nodes, devices and people of the added verbs, and custody verbs on staff,
+    are errors on their own lines before anything runs."""
+    lines = _errors(tmp_path, BASE + "  - {at: 5s, stop_node: edge-cellar}\n"
+                                     "  - {at: 6s, silence: reader-roof}\n"
+                                     "  - {at: 7s, battery_low: X9}\n"
+                                     "  - {at: 8s, outing: O1, minutes: 5}\n"
+                                     "  - {at: 9s, leave: [S1, X8]}\n")
+    text = "\n".join(lines)
+    assert ":8: steps.1.stop_node: unknown node 'edge-cellar'" in text
+    assert ":9: steps.2.silence: unknown device 'reader-roof'" in text
+    assert ":10: steps.3.battery_low: unknown person 'X9'" in text
+    assert ":11: steps.4.outing: outing is for a suspect; O1 is a officer" in text
+    assert ":12: steps.5.leave: unknown person 'X8'" in text
+
+
+def test_added_expectation_forms(tmp_path: Path) -> None:
+    """exactly_once is alarm with count 1; no_alarm takes subject and between; a zone can
+    be a subject (separation, capacity); count belongs to alarm only."""
+    ok = BASE + ("expect:\n"
+                 "  - {exactly_once: unattended_person, between: [1s, 2s]}\n"
+                 "  - {alarm: zone_over_capacity, subject: holding-1, count: 2}\n"
+                 "  - {no_alarm: search_skipped, subject: S1, between: [0s, 60s]}\n")
+    path = tmp_path / "ok.yaml"
+    path.write_text(ok)
+    expect = load_scenario(path).scenario.expect
+    assert (expect[0].alarm, expect[0].count) == ("unattended_person", 1)
+    assert expect[2].between == (0.0, 60.0)
+    assert "count belongs to an alarm" in _errors(
+        tmp_path, BASE + "expect:\n  - {no_alarm: search_skipped, count: 1}\n")[0]
+    assert "give one or the other" in _errors(
+        tmp_path, BASE + "expect:\n  - {exactly_once: search_skipped, count: 2}\n")[0]
+    assert "not severity" in _errors(
+        tmp_path, BASE + "expect:\n  - {no_alarm: search_skipped, severity: major}\n")[0]
