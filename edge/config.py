@@ -7,7 +7,11 @@ Example::
     broker: mqtt://127.0.0.1:1883
     state_dir: ./var/edge-intake     # bdseq counter and the disk outbox
     speed: 1
-    simulated: true                  # real drivers arrive in later issues
+    simulated: true                  # false: real drivers for cameras and recorders
+    simulated_profiles: [reader]     # with simulated: false, profiles kept simulated
+    devices:                         # with simulated: false, every camera and recorder
+      camera-interrogation-1: {url: "rtsp://user:pass@10.0.0.21/sub"}
+      recorder-interrogation-1: {url: "http://10.0.0.31"}
     command_key_file: ./command.key  # or env CUSTODYWATCH_COMMAND_KEY
     keepalive_s: 10
 """
@@ -17,15 +21,62 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from protocol.config import ConfigError, StrictModel, load_yaml_model, read_yaml
-from protocol.profiles import ProfileSet, load_profiles
+from edge.video.diagnostics import DiagnosticThresholds
+from edge.video.stream import redact
+from protocol.config import (
+    ConfigError,
+    StrictModel,
+    format_validation_error,
+    load_yaml_model,
+    read_yaml,
+)
+from protocol.profiles import DeviceProfile, ProfileSet, load_profiles
 from protocol.site import SiteConfig, load_site
 
 COMMAND_KEY_ENV = "CUSTODYWATCH_COMMAND_KEY"
+REAL_DRIVERS = ("camera", "recorder")  # profiles with a real driver (edge/drivers/)
+CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
+RECORDER_SCHEMES = ("http", "https")
+# Camera-only keys of a device entry: they override the camera profile's thresholds.
+CAMERA_OVERRIDES = ("sample_fps", "analysis_width", "connect_timeout_s", "read_timeout_s")
+
+
+class DeviceSettings(StrictModel):
+    """One real device of the node (``devices:`` entry).
+
+    ``url``: a camera's stream (``rtsp://``, ``http(s)://`` MJPEG, a file path, or a device
+    index like ``0``) or a recorder's status API (``http(s)://host[:port]``).  Credentials
+    may be in the URL; they are never logged nor published (edge.video.stream.redact).
+    The optional keys override the camera profile's sampling thresholds for this camera."""
+
+    url: str = Field(min_length=1, max_length=2048)
+    sample_fps: float | None = Field(default=None, gt=0, le=30)
+    analysis_width: int | None = Field(default=None, ge=64, le=1920)
+    connect_timeout_s: float | None = Field(default=None, gt=0, le=120)
+    read_timeout_s: float | None = Field(default=None, gt=0, le=120)
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _device_index(cls, value: object) -> object:
+        # ``url: 0`` in YAML is an int: a local capture device's index.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def overrides(self) -> dict[str, float]:
+        values = {k: getattr(self, k) for k in CAMERA_OVERRIDES}
+        return {k: float(v) for k, v in values.items() if v is not None}
+
+    def camera_profile(self, profile: DeviceProfile) -> DeviceProfile:
+        """The camera profile with this camera's overrides applied."""
+        if not self.overrides():
+            return profile
+        return profile.model_copy(update={"thresholds": {**profile.thresholds,
+                                                         **self.overrides()}})
 
 
 class EdgeConfig(StrictModel):
@@ -35,6 +86,10 @@ class EdgeConfig(StrictModel):
     state_dir: str = "./var/edge"
     speed: float = Field(default=1.0, gt=0, le=10_000)
     simulated: bool = True
+    # With simulated false: profiles of the node whose devices stay simulated (readers and
+    # search stations have no real driver yet), and the real devices by id.
+    simulated_profiles: list[str] = Field(default_factory=list)
+    devices: dict[str, DeviceSettings] = Field(default_factory=dict)
     command_key_file: str | None = None
     keepalive_s: int = Field(default=10, ge=1, le=3600)
     profiles_dir: str | None = None
@@ -52,13 +107,6 @@ class EdgeConfig(StrictModel):
         if site is not None and value not in {n.id for n in site.nodes}:
             raise ValueError(f"no node {value!r} in site {site.id!r}; "
                              f"known: {sorted(n.id for n in site.nodes)}")
-        return value
-
-    @field_validator("simulated")
-    @classmethod
-    def _simulated_only(cls, value: bool) -> bool:
-        if not value:
-            raise ValueError("real device drivers arrive in a later issue; use simulated: true")
         return value
 
 
@@ -122,9 +170,110 @@ def load_edge_config(path: str | Path) -> EdgeSetup:
     site = load_site(_relative_to(base, raw_site), profiles) if isinstance(raw_site, str) else None
     config = load_yaml_model(path, EdgeConfig, site=site)
     assert site is not None  # a non-string site failed validation above
+    _check_against_site(path, config, site, profiles)
     key_file = _relative_to(base, config.command_key_file) if config.command_key_file else None
     state_dir = Path(config.state_dir)
     if not state_dir.is_absolute():
         state_dir = base / state_dir
     return EdgeSetup(config=config, site=site, profiles=profiles,
                      command_key=read_command_key(key_file), state_dir=state_dir)
+
+
+def url_problem(url: str, schemes: tuple[str, ...], paths: bool) -> str | None:
+    """What is wrong with a device URL, syntactically (no I/O: check-config runs offline).
+    ``paths``: a scheme-less value (file path, device index) is allowed too."""
+    if "://" not in url:
+        return None if paths and url.strip() else (
+            f"expected a URL {'/'.join(s + '://' for s in schemes)}host…")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as err:
+        return f"not a valid URL: {err}"
+    if parts.scheme.lower() not in schemes:
+        return f"unsupported scheme {parts.scheme!r}; expected one of {list(schemes)}"
+    if not parts.hostname:
+        return "the URL has no host"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteProblem:
+    loc: tuple[str | int, ...]
+    message: str
+    shown: object = None  # the offending value as the error shows it (never a password)
+
+
+def check_devices(config: EdgeConfig, site: SiteConfig,
+                  profiles: ProfileSet) -> list[SiteProblem]:
+    """``devices`` and ``simulated_profiles`` against the site (pure; empty list: fine)."""
+    node = config.node
+    refs = {d.id: d for d in site.devices()}
+    mine = [d for d in refs.values() if d.node == node]
+    node_profiles = sorted({d.profile for d in mine})
+    problems: list[SiteProblem] = []
+    for i, name in enumerate(config.simulated_profiles):
+        if name not in node_profiles:
+            problems.append(SiteProblem(("simulated_profiles", i),
+                                        f"node {node} has no {name} devices; its profiles: "
+                                        f"{node_profiles}", name))
+    for device_id, entry in config.devices.items():
+        loc: tuple[str | int, ...] = ("devices", device_id)
+        ref = refs.get(device_id)
+        if ref is None:
+            problems.append(SiteProblem(loc, f"no device {device_id!r} in site {site.id!r}",
+                                        device_id))
+            continue
+        if ref.node != node:
+            problems.append(SiteProblem(loc, f"{device_id} belongs to node {ref.node}, not "
+                                        f"{node}", device_id))
+            continue
+        if ref.profile not in REAL_DRIVERS:
+            takes = " and ".join(p + "s" for p in REAL_DRIVERS)
+            problems.append(SiteProblem(loc, f"{device_id} is a {ref.profile}; devices: takes "
+                                        f"{takes} only", device_id))
+            continue
+        camera = ref.profile == "camera"
+        problem = url_problem(entry.url, CAMERA_SCHEMES if camera else RECORDER_SCHEMES,
+                              paths=camera)
+        if problem:
+            problems.append(SiteProblem((*loc, "url"), problem, redact(entry.url)))
+        if not camera:
+            problems += [SiteProblem((*loc, k), "only for cameras") for k in entry.overrides()]
+        else:
+            try:
+                DiagnosticThresholds.from_profile(entry.camera_profile(profiles["camera"])
+                                                  .thresholds)
+            except ValueError as err:
+                problems.append(SiteProblem(loc, str(err)))
+    if config.simulated:
+        return problems
+    kept = set(config.simulated_profiles)
+    missing = [d.id for d in mine if d.profile in REAL_DRIVERS and d.profile not in kept
+               and d.id not in config.devices]
+    if missing:
+        problems.append(SiteProblem(
+            ("devices",), f"simulated: false needs an entry (url) for every camera and "
+            f"recorder of {node} not in simulated_profiles; missing: {missing}"))
+    no_driver = sorted({d.profile for d in mine} - set(REAL_DRIVERS) - kept)
+    if no_driver:
+        where = "simulated_profiles" if "simulated_profiles" in config.model_fields_set \
+            else "simulated"
+        problems.append(SiteProblem(
+            (where,), f"real drivers for {no_driver} are not available yet (they come from "
+            f"the vendors' SDKs); list them in simulated_profiles to keep them simulated"))
+    return problems
+
+
+def _check_against_site(path: Path, config: EdgeConfig, site: SiteConfig,
+                        profiles: ProfileSet) -> None:
+    """``devices`` / ``simulated_profiles`` against the site; ConfigError with file:line."""
+    problems = check_devices(config, site, profiles)
+    if not problems:
+        return
+    # A value of {} is not echoed as "(got …)" by format_validation_error.
+    details: list[Any] = [{"type": PydanticCustomError("edge_site", p.message), "loc": p.loc,
+                           "input": {} if p.shown is None else p.shown} for p in problems]
+    err = ValidationError.from_exception_data("EdgeConfig", details)
+    _, root = read_yaml(path)
+    raise ConfigError(path, format_validation_error(err, root))
