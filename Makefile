@@ -19,9 +19,10 @@ setup-tests: $(VENV)/bin/python
 demo: setup
 	$(VENV)/bin/custodywatch demo
 
-# Two workers (this machine kind has two cores); tests that share state are grouped.
+# Two workers (this machine kind has two cores); then the few real-time video tests alone.
 test: setup-tests
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -m "not serial"
+	$(VENV)/bin/pytest -m serial
 
 lint: setup-tests
 	$(VENV)/bin/ruff check .
