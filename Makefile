@@ -19,10 +19,9 @@ setup-tests: $(VENV)/bin/python
 demo: setup
 	$(VENV)/bin/custodywatch demo
 
-# Two workers (this machine kind has two cores); then the few real-time video tests alone.
-test: setup-tests
-	$(VENV)/bin/pytest -n 2 --dist loadgroup -m "not serial"
-	$(VENV)/bin/pytest -m serial
+# Everything CI does: system packages, venv, broker, lint, types, tests (.ci/run).
+test:
+	bash .ci/run
 
 lint: setup-tests
 	$(VENV)/bin/ruff check .
