@@ -9,13 +9,11 @@ messages; the page answers with receipts ``{"type": "receipt", "ts", "alarm", "s
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, HTTPException, WebSocket, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from protocol.codec import decode
@@ -27,6 +25,7 @@ from server.alerts.views import delivery_json, guard_alert_json, shift_json
 from server.api.alarm_actions import AlarmId, http_error
 from server.api.deps import coordinator
 from server.api.views import iso
+from server.api.ws import pump
 from server.auth import Principal, current_user, require, websocket_user
 from server.errors import NotFound, ServerError
 from server.service import Coordinator
@@ -35,7 +34,6 @@ router = APIRouter(prefix="/api", tags=["guards"])
 
 CAN_ASSIGN = frozenset({"duty", "supervisor"})
 CLOSE_UNAUTHORIZED = 4401
-CLOSE_TOO_SLOW = 4408
 MAX_WS_MESSAGE = 4096
 Coord = Annotated[Coordinator, Depends(coordinator)]
 
@@ -173,29 +171,11 @@ async def guard_socket(websocket: WebSocket) -> None:
     snapshot = {"type": "snapshot", "me": _me(coord, user), "server_time": iso(time.time()),
                 "alerts": _my_alerts(coord, user.username)}
     client = channels.connect(user.username)  # no await since the snapshot: nothing lost
-    tasks: set[asyncio.Task[Any]] = set()
     try:
-        await websocket.send_text(json.dumps(snapshot, ensure_ascii=False))
-        tasks = {asyncio.create_task(_send(websocket, client), name="guard-ws-send"),
-                 asyncio.create_task(_receive(websocket, coord, client),
-                                     name="guard-ws-receive"),
-                 asyncio.create_task(client.dropped.wait(), name="guard-ws-dropped")}
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if client.dropped.is_set():
-            with contextlib.suppress(Exception):
-                await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect for a snapshot")
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        pass
+        await pump(websocket, json.dumps(snapshot, ensure_ascii=False), client.queue,
+                   lambda: _receive(websocket, coord, client), client.dropped, "guard-ws")
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         channels.disconnect(client)
-
-
-async def _send(websocket: WebSocket, client: GuardClient) -> None:
-    while True:
-        await websocket.send_text(await client.queue.get())
 
 
 async def _receive(websocket: WebSocket, coord: Coordinator, client: GuardClient) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -31,15 +33,29 @@ async def live(websocket: WebSocket) -> None:
     coord: Coordinator = websocket.app.state.coordinator
     hub: Hub = websocket.app.state.hub
     client = hub.connect(f"{user.username}@{websocket.client.host if websocket.client else '?'}")
-    tasks: set[asyncio.Task[object]] = set()
     try:
         # Snapshot and registration happen without an await between them: nothing is lost.
-        await websocket.send_text(encode(coord.snapshot()))
-        tasks = {asyncio.create_task(_send(websocket, client.queue), name="ws-send"),
-                 asyncio.create_task(_drain_incoming(websocket), name="ws-receive"),
-                 asyncio.create_task(client.dropped.wait(), name="ws-dropped")}
+        await pump(websocket, encode(coord.snapshot()), client.queue,
+                   lambda: _drain_incoming(websocket), client.dropped, "ws")
+    finally:
+        hub.disconnect(client)
+
+
+async def pump(websocket: WebSocket, first: str, queue: asyncio.Queue[str],
+               receiving: Callable[[], Coroutine[Any, Any, Any]], dropped: asyncio.Event,
+               name: str) -> None:
+    """Send ``first``, then everything put on ``queue``, until the peer closes, the
+    ``receiving`` task ends, or the fan-out drops this client for being too slow (then
+    close with CLOSE_TOO_SLOW: the client reconnects and gets a fresh snapshot).
+    Shared by the dashboards' and the guards' sockets."""
+    tasks: set[asyncio.Task[Any]] = set()
+    try:
+        await websocket.send_text(first)
+        tasks = {asyncio.create_task(_send(websocket, queue), name=f"{name}-send"),
+                 asyncio.create_task(receiving(), name=f"{name}-receive"),
+                 asyncio.create_task(dropped.wait(), name=f"{name}-dropped")}
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if client.dropped.is_set():
+        if dropped.is_set():
             with contextlib.suppress(Exception):
                 await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect for a snapshot")
     except (WebSocketDisconnect, RuntimeError, OSError):
@@ -48,7 +64,6 @@ async def live(websocket: WebSocket) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        hub.disconnect(client)
 
 
 async def _send(websocket: WebSocket, queue: asyncio.Queue[str]) -> None:
