@@ -15,9 +15,14 @@ Session (Sparkplug-like, DESIGN.md "Wire protocol principles"):
   event acks, and signed commands (edge/commands.py), each answered with a CommandResult;
 * a clean shutdown publishes ``NodeDeath`` itself before disconnecting.
 
-One lock orders the publications that must not interleave (births and replays before any
-live message); seq numbers are taken right before paho's synchronous publish call, so the
-order on the wire is the seq order.
+Publishing never waits for a PUBACK (edge/link.py pipelines QoS 1 publishes, in order);
+drivers never wait for publishing (edge/intake.py queues their updates, bounded).  One lock
+orders the publications that must not interleave (births and replays before any live
+message); a seq number is taken right before its publish is started, with no await between,
+so the order on the wire is the seq order.
+
+Messages are encoded here with this module's ``encode`` (simulators/player.py wraps it to
+skew a simulated node's clock).
 """
 
 from __future__ import annotations
@@ -25,23 +30,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-import uuid
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
 import aiomqtt
 
-from edge.commands import CommandGate
-from edge.config import EdgeSetup, parse_broker_url
-from edge.drivers.base import Availability, Driver, DriverEvent, DriverUpdate, MetricsChanged
+from edge.commands import CommandGate, execute
+from edge.config import parse_broker_url
+from edge.drivers.base import Availability, Driver, DriverUpdate, MetricsChanged
 from edge.errors import OutboxError
-from edge.outbox import Outbox, StoredEvent
+from edge.intake import Intake, Queued, merge
+from edge.link import Link, reconnecting
+from edge.options import SOFTWARE, AgentOptions, next_bdseq
+from edge.outbox import Outbox
 from protocol.codec import decode_for_topic, encode, now_ms
 from protocol.errors import ProtocolError
 from protocol.messages import (
@@ -72,62 +74,9 @@ from protocol.transport import NO_DELAY_OPTION
 
 log = logging.getLogger(__name__)
 
-SOFTWARE = "custodywatch-edge/0.1"
+__all__ = ["SOFTWARE", "AgentOptions", "EdgeAgent"]  # AgentOptions: imported from here too
 
-
-@dataclass(frozen=True, slots=True)
-class AgentOptions:
-    site: str
-    node: str
-    broker: str = "mqtt://127.0.0.1:1883"
-    state_dir: Path = Path("./var/edge")
-    kind: Literal["edge", "gateway"] = "edge"
-    heartbeat_s: float = 10.0  # the node's heartbeat in site seconds (scaled by speed)
-    speed: float = 1.0
-    keepalive_s: int = 10
-    command_key: bytes | None = field(default=None, repr=False)
-    backoff_min_s: float = 0.5
-    backoff_max_s: float = 30.0
-    max_buffered_data: int = 10_000  # data reports kept while disconnected (oldest dropped)
-    software: str = SOFTWARE
-
-    @classmethod
-    def from_setup(cls, setup: EdgeSetup) -> AgentOptions:
-        cfg = setup.config
-        node = next(n for n in setup.site.nodes if n.id == cfg.node)
-        return cls(site=setup.site.id, node=node.id, broker=cfg.broker,
-                   state_dir=setup.state_dir, kind=node.kind, heartbeat_s=node.heartbeat_s,
-                   speed=cfg.speed, keepalive_s=cfg.keepalive_s, command_key=setup.command_key)
-
-
-class _Link:
-    """One MQTT connection and the event set when it is gone.
-
-    aiomqtt leaves a QoS 1 publish waiting for its PUBACK until its timeout even when the
-    connection has dropped; racing every publish against ``lost`` frees the lock at once so
-    the next session's births are not held up behind a dead socket."""
-
-    def __init__(self, client: aiomqtt.Client) -> None:
-        self.client = client
-        self.lost = asyncio.Event()
-
-    async def publish(self, topic: str, payload: bytes) -> None:
-        # A task's first step runs in creation order, so paho sees publishes in the order
-        # they were started (== seq order), even though each waits for its PUBACK here.
-        sending = asyncio.create_task(self.client.publish(topic, payload, qos=1))
-        lost = asyncio.create_task(self.lost.wait())
-        try:
-            await asyncio.wait({sending, lost}, return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:  # cancelled: do not leave the publish behind
-            sending.cancel()
-            raise
-        finally:
-            lost.cancel()
-        if not sending.done():
-            sending.cancel()
-            raise aiomqtt.MqttError("connection lost while publishing")
-        sending.result()
-
+CONNECT_TIMEOUT_S = 10.0  # connect, subscribe, and the births' acks
 
 class _SessionEnd(Exception):
     """Raised inside a session's task group to end it cleanly (shutdown)."""
@@ -140,12 +89,12 @@ class EdgeAgent:
         self.options = options
         self.drivers = {d.id: d for d in drivers}
         self._host, self._port = parse_broker_url(options.broker)
-        self._updates: asyncio.Queue[tuple[Driver, DriverUpdate] | None] = asyncio.Queue()
-        self._buffered: deque[tuple[str, MetricsChanged]] = deque(
-            maxlen=options.max_buffered_data)
+        self.intake = Intake(options.max_queued)
+        # Data made while disconnected, latest per device, replayed (hist) after the births.
+        self._buffered: dict[str, MetricsChanged] = {}
         self._gate = CommandGate(options.command_key)
         self._lock = asyncio.Lock()
-        self._link: _Link | None = None  # set while connected and born
+        self._link: Link | None = None  # set while connected and born
         self._seq = 0
         self.bdseq = 0
         self._server_online: bool | None = None
@@ -157,7 +106,7 @@ class EdgeAgent:
         self._main: asyncio.Task[None] | None = None
         self._pump_task: asyncio.Task[None] | None = None
         for d in drivers:
-            d.attach(self._intake)
+            d.attach(self.intake.put)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -175,7 +124,7 @@ class EdgeAgent:
         """Publish what the drivers already reported, then NodeDeath, then disconnect."""
         if self._main is None:
             return
-        self._updates.put_nowait(None)
+        self.intake.close()
         if self._pump_task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._pump_task), 5)
@@ -193,9 +142,6 @@ class EdgeAgent:
             if self._outbox is not None:
                 self._outbox.close()
 
-    def _intake(self, driver: Driver, update: DriverUpdate) -> None:
-        self._updates.put_nowait((driver, update))
-
     async def wait_connected(self, within_s: float = 10.0) -> None:
         await asyncio.wait_for(self.connected.wait(), within_s)
 
@@ -212,50 +158,24 @@ class EdgeAgent:
     # ------------------------------------------------------------------ connection
 
     async def _connection_loop(self) -> None:
-        attempt = 0
-        while not self._stopping.is_set():
-            failed: Exception | None = None
-            try:
-                await self._session()
-            except* aiomqtt.MqttError as group:
-                failed = group.exceptions[0]
+        def ended() -> bool:  # after each session: was it up (born) before it ended?
             self._link = None
+            was_up = self.connected.is_set()
             self.connected.clear()
-            if failed is None or self._stopping.is_set():
-                break
-            delay = min(self.options.backoff_max_s, self.options.backoff_min_s * 2 ** attempt)
-            delay *= random.uniform(0.5, 1.0)  # jitter: a restarted broker is not stampeded
-            if attempt == 0:
-                log.warning("node %s: broker connection lost (%s); reconnecting",
-                            self.options.node, failed)
-            else:
-                log.debug("node %s: reconnect attempt %d failed (%s); next in %.1fs",
-                          self.options.node, attempt, failed, delay)
-            attempt += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+            return was_up
 
-    def _next_bdseq(self) -> int:
-        path = self.options.state_dir / "bdseq"
-        try:
-            current = int(path.read_text().strip() or 0)
-        except (OSError, ValueError):
-            current = 0
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(str(current + 1))
-        tmp.replace(path)
-        return current
+        await reconnecting(self._session, ended, self._stopping, self.options)
 
     async def _session(self) -> None:
         o = self.options
-        self.bdseq = await asyncio.to_thread(self._next_bdseq)
+        self.bdseq = await asyncio.to_thread(next_bdseq, o.state_dir)
         will = aiomqtt.Will(node_topic(o.site, o.node, NodeMessage.DEATH),
                             encode(NodeDeath(ts=now_ms(), bdseq=self.bdseq)), qos=1)
         client = aiomqtt.Client(self._host, self._port, identifier=f"cw-{o.site}-{o.node}",
                                 will=will, keepalive=o.keepalive_s, clean_session=True,
-                                timeout=10, max_inflight_messages=1000,
+                                timeout=CONNECT_TIMEOUT_S, max_inflight_messages=1000,
                                 socket_options=(NO_DELAY_OPTION,))
-        link = _Link(client)
+        link = Link(client)
         try:
             async with client:
                 for topic in downlink_filters(o.site, o.node):
@@ -263,6 +183,12 @@ class EdgeAgent:
                 self._server_online = None
                 async with self._lock:
                     await self._births(link, replay=True)
+                    # Nothing watches the connection yet: a broker that never acks the
+                    # births must not hold the session here.
+                    try:
+                        await asyncio.wait_for(link.drain(), CONNECT_TIMEOUT_S)
+                    except TimeoutError as err:
+                        raise aiomqtt.MqttError("births not acknowledged") from err
                     self._link = link
                 log.info("node %s connected to %s:%d (bdseq %d)", o.node, self._host,
                          self._port, self.bdseq)
@@ -270,6 +196,7 @@ class EdgeAgent:
                 try:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._receive(link, tg), name=f"{o.node}:receive")
+                        tg.create_task(link.watch(), name=f"{o.node}:link")
                         tg.create_task(self._node_heartbeats(link), name=f"{o.node}:heartbeat")
                         for d in self.drivers.values():
                             tg.create_task(self._device_reports(link, d),
@@ -279,14 +206,20 @@ class EdgeAgent:
                     log.info("node %s: clean shutdown (bdseq %d)", o.node, self.bdseq)
         finally:
             self._link = None
-            link.lost.set()
+            for device, change in link.close():  # data never acked: keep it
+                newer = self._buffered.get(device)
+                self._buffered[device] = change if newer is None else merge(change, newer)
 
-    async def _until_stopped(self, link: _Link) -> None:
+    async def _until_stopped(self, link: Link) -> None:
         await self._stopping.wait()
-        self._link = None
         o = self.options
-        await link.publish(node_topic(o.site, o.node, NodeMessage.DEATH),
-                           encode(NodeDeath(ts=now_ms(), bdseq=self.bdseq)))
+        async with self._lock:
+            self._link = None
+            self._send(link, node_topic(o.site, o.node, NodeMessage.DEATH),
+                       NodeDeath(ts=now_ms(), bdseq=self.bdseq))
+        # Everything published so far, the death last, is acked (or we give up waiting).
+        with contextlib.suppress(TimeoutError, aiomqtt.MqttError):
+            await asyncio.wait_for(link.drain(), CONNECT_TIMEOUT_S / 2)
         raise _SessionEnd
 
     # ------------------------------------------------------------------ publishing
@@ -296,114 +229,128 @@ class EdgeAgent:
         self._seq += 1
         return seq
 
-    async def _send(self, link: _Link, topic: str, message: Message) -> None:
-        # No await between taking the seq (in the caller's expression) and starting the
-        # publish: wire order == seq order.
-        await link.publish(topic, encode(message))
+    def _send(self, link: Link, topic: str, message: Message,
+              keep: tuple[str, MetricsChanged] | None = None) -> None:
+        # Synchronous: the seq taken in the caller's expression and the publish started
+        # here have no await between them, so wire order == seq order.
+        link.send(topic, encode(message), keep=keep)
 
     def _dev(self, device: str, message: DeviceMessage) -> str:
         return device_topic(self.options.site, self.options.node, device, message)
 
-    async def _births(self, link: _Link, replay: bool) -> None:
+    async def _births(self, link: Link, replay: bool) -> None:
         """NodeBirth + DeviceBirths (seq from 0); with ``replay``, the outbox and buffer."""
         o = self.options
         self._seq = 0
         descriptors = [DeviceDescriptor(d.id, d.profile.id, d.zone) for d in self.drivers.values()]
-        await self._send(link, node_topic(o.site, o.node, NodeMessage.BIRTH), NodeBirth(
+        self._send(link, node_topic(o.site, o.node, NodeMessage.BIRTH), NodeBirth(
             ts=now_ms(), seq=self._take_seq(), bdseq=self.bdseq, kind=o.kind,
             devices=descriptors, heartbeat_s=scaled_interval(o.heartbeat_s, o.speed),
             software=o.software))
         for d in self.drivers.values():
-            await self._announce(link, d)
+            await link.room()
+            self._announce(link, d)
         if not replay:
             return
         pending = await asyncio.to_thread(self.outbox.pending)
         for ev in pending:
-            await self._send(link, self._dev(ev.device, DeviceMessage.EVENT), DeviceEvent(
+            await link.room()
+            self._send(link, self._dev(ev.device, DeviceMessage.EVENT), DeviceEvent(
                 ts=ev.ts, seq=self._take_seq(), id=ev.id, kind=ev.kind,  # type: ignore[arg-type]
                 data=ev.data, metrics=ev.metrics, hist=True))
         replayed_data = 0
         while self._buffered:
-            device, change = self._buffered[0]
-            await self._send(link, self._dev(device, DeviceMessage.DATA), DeviceData(
+            await link.room()
+            device, change = self._buffered.popitem()
+            self._send(link, self._dev(device, DeviceMessage.DATA), DeviceData(
                 ts=change.ts, seq=self._take_seq(), metrics=change.metrics, hist=True))
-            self._buffered.popleft()
             replayed_data += 1
         if pending or replayed_data:
             log.info("node %s: replayed %d events and %d data reports", o.node, len(pending),
                      replayed_data)
 
-    async def _announce(self, link: _Link, d: Driver) -> None:
+    def _announce(self, link: Link, d: Driver) -> None:
         if d.online:
-            await self._send(link, self._dev(d.id, DeviceMessage.BIRTH), DeviceBirth(
+            self._send(link, self._dev(d.id, DeviceMessage.BIRTH), DeviceBirth(
                 ts=now_ms(), seq=self._take_seq(), profile=d.profile.id, zone=d.zone,
                 metrics=d.metrics()))
         else:
-            await self._send(link, self._dev(d.id, DeviceMessage.LOST), DeviceLost(
+            self._send(link, self._dev(d.id, DeviceMessage.LOST), DeviceLost(
                 ts=now_ms(), seq=self._take_seq(), reason=d.offline_reason))
 
-    async def _node_heartbeats(self, link: _Link) -> None:
+    async def _node_heartbeats(self, link: Link) -> None:
         o = self.options
         interval = scaled_interval(o.heartbeat_s, o.speed)
         while True:
             await asyncio.sleep(interval)
             pending = await asyncio.to_thread(len, self.outbox)
-            await self._send(link, node_topic(o.site, o.node, NodeMessage.HEARTBEAT),
-                             NodeHeartbeat(ts=now_ms(), seq=self._take_seq(),
-                                           uptime_s=time.monotonic() - self._started,
-                                           outbox=pending))
+            await link.room()
+            # QoS 1 like the rest: a heartbeat carries a seq, and a QoS 0 message can
+            # overtake QoS 1 ones the broker holds for a slow server (a false gap there).
+            self._send(link, node_topic(o.site, o.node, NodeMessage.HEARTBEAT),
+                       NodeHeartbeat(ts=now_ms(), seq=self._take_seq(),
+                                     uptime_s=time.monotonic() - self._started,
+                                     outbox=pending))
 
-    async def _device_reports(self, link: _Link, d: Driver) -> None:
+    async def _device_reports(self, link: Link, d: Driver) -> None:
         interval = scaled_interval(d.profile.heartbeat_s, self.options.speed)
         while True:
             await asyncio.sleep(interval)
             if d.online:
                 async with self._lock:
-                    await self._send(link, self._dev(d.id, DeviceMessage.DATA), DeviceData(
+                    await link.room()
+                    self._send(link, self._dev(d.id, DeviceMessage.DATA), DeviceData(
                         ts=now_ms(), seq=self._take_seq(), metrics=d.metrics()))
 
     # ------------------------------------------------------------------ driver updates
 
     async def _pump(self) -> None:
-        """Turn driver updates into messages, in order, connected or not."""
-        while (item := await self._updates.get()) is not None:
-            driver, update = item
-            async with self._lock:
-                await self._handle(driver, update)
-
-    async def _handle(self, driver: Driver, update: DriverUpdate) -> None:
-        link = self._link
-        try:
-            if isinstance(update, DriverEvent):
-                stored = StoredEvent(id=uuid.uuid4().hex, device=driver.id, ts=update.ts,
-                                     kind=update.kind, data=update.data, metrics=update.metrics)
+        """Turn driver updates into messages, in order, connected or not: the events of a
+        batch go to the outbox in one transaction, then the batch is published."""
+        linger = self.options.linger_s / self.options.speed
+        while batch := await self.intake.take(linger if self._link is not None else 0.0):
+            events = [q.event for q in batch if q.event is not None]
+            if events:
                 try:
-                    await asyncio.to_thread(self.outbox.add, stored)
+                    await asyncio.to_thread(self.outbox.add_many, events)
                 except OutboxError as err:  # still publish: losing durability beats losing it
                     log.error("node %s: %s", self.options.node, err)
-                if link is not None:
-                    await self._send(link, self._dev(driver.id, DeviceMessage.EVENT),
-                                     DeviceEvent(ts=update.ts, seq=self._take_seq(),
-                                                 id=stored.id, kind=update.kind,  # type: ignore[arg-type]
-                                                 data=update.data, metrics=update.metrics))
-            elif isinstance(update, MetricsChanged):
-                if link is None:
-                    self._buffered.append((driver.id, update))
-                else:
-                    await self._send(link, self._dev(driver.id, DeviceMessage.DATA),
-                                     DeviceData(ts=update.ts, seq=self._take_seq(),
-                                                metrics=update.metrics))
-            elif isinstance(update, Availability) and link is not None:
-                # While disconnected nothing to do: the next birth announces the state.
-                await self._announce(link, driver)
-        except aiomqtt.MqttError:
-            # The session is going down; events are safe in the outbox, data is buffered.
-            if isinstance(update, MetricsChanged):
-                self._buffered.append((driver.id, update))
+            async with self._lock:
+                link = self._link
+                for queued in batch:
+                    if link is not None:
+                        try:
+                            await link.room()
+                            self._publish(link, queued)
+                            continue
+                        except aiomqtt.MqttError:
+                            link = None  # the session is going down: keep the rest
+                    self._keep(queued.driver, queued.update)
+
+    def _publish(self, link: Link, queued: Queued) -> None:
+        driver, update = queued.driver, queued.update
+        if queued.event is not None:
+            ev = queued.event
+            self._send(link, self._dev(driver.id, DeviceMessage.EVENT), DeviceEvent(
+                ts=ev.ts, seq=self._take_seq(), id=ev.id, kind=ev.kind,  # type: ignore[arg-type]
+                data=ev.data, metrics=ev.metrics))
+        elif isinstance(update, MetricsChanged):
+            self._send(link, self._dev(driver.id, DeviceMessage.DATA), DeviceData(
+                ts=update.ts, seq=self._take_seq(), metrics=update.metrics),
+                keep=(driver.id, update))
+        elif isinstance(update, Availability):
+            self._announce(link, driver)
+
+    def _keep(self, driver: Driver, update: DriverUpdate) -> None:
+        """While disconnected: events are safe in the outbox, data is kept latest per
+        device, and availability needs nothing (the next births announce it)."""
+        if isinstance(update, MetricsChanged):
+            older = self._buffered.get(driver.id)
+            self._buffered[driver.id] = update if older is None else merge(older, update)
 
     # ------------------------------------------------------------------ downlink
 
-    async def _receive(self, link: _Link, tg: asyncio.TaskGroup) -> None:
+    async def _receive(self, link: Link, tg: asyncio.TaskGroup) -> None:
         async for message in link.client.messages:
             payload = message.payload
             if not isinstance(payload, bytes | bytearray):
@@ -421,7 +368,7 @@ class EdgeAgent:
             elif isinstance(decoded, Command):
                 tg.create_task(self._command(link, decoded), name=f"cmd:{decoded.id}")
 
-    async def _server_state(self, link: _Link, state: ServerState) -> None:
+    async def _server_state(self, link: Link, state: ServerState) -> None:
         previous, self._server_online = self._server_online, state.online
         new_session = bool(state.session) and state.session != self._server_session
         if state.session:
@@ -434,25 +381,17 @@ class EdgeAgent:
             async with self._lock:
                 await self._births(link, replay=True)
 
-    async def _command(self, link: _Link, command: Command) -> None:
-        refusal = self._gate.admit(command)
-        if refusal is not None:
-            status, detail = refusal.status, refusal.detail
-        elif command.name == "rebirth":
+    async def _command(self, link: Link, command: Command) -> None:
+        async def rebirth() -> None:
             async with self._lock:
                 await self._births(link, replay=False)
-            status, detail = "done", ""
-        elif command.device is None or command.device not in self.drivers:
-            status, detail = "refused", f"no device {command.device!r} on this node"
-        else:
-            try:
-                status, detail = await self.drivers[command.device].command(command.name,
-                                                                            command.params)
-            except Exception as err:  # a driver bug must not take the node down
-                log.exception("node %s: command %s failed", self.options.node, command.id)
-                status, detail = "failed", str(err)[:500]
+
+        status, detail = await execute(self._gate, self.drivers, command, rebirth)
         log.info("node %s: command %s %s on %s -> %s", self.options.node, command.id,
                  command.name, command.device or "node", status)
         o = self.options
-        await self._send(link, node_topic(o.site, o.node, NodeMessage.RESULT), CommandResult(
-            ts=now_ms(), seq=self._take_seq(), id=command.id, status=status, detail=detail))
+        async with self._lock:
+            await link.room()
+            self._send(link, node_topic(o.site, o.node, NodeMessage.RESULT), CommandResult(
+                ts=now_ms(), seq=self._take_seq(), id=command.id, status=status,
+                detail=detail))

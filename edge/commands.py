@@ -1,16 +1,19 @@
-"""Admission of signed commands: signature, expiry, replay (DESIGN.md: "a door or locker is
-never opened by a replayed or forged command").
+"""Signed commands: admission (signature, expiry, replay; DESIGN.md: "a door or locker is
+never opened by a replayed or forged command") and execution.
 
-:class:`CommandGate` is pure (no I/O): the agent hands it each decoded :class:`Command` and
-executes it only when :meth:`admit` returns None; otherwise it answers the returned refusal.
+:class:`CommandGate` is pure (no I/O): it decides whether a decoded :class:`Command` may
+run.  :func:`execute` runs an admitted command (a node ``rebirth`` or a driver's command)
+and turns every outcome into the (status, detail) the agent answers in a CommandResult.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from edge.drivers.base import CommandReply, Driver
 from protocol.codec import now_ms, verify_command
 from protocol.errors import ProtocolError
 from protocol.messages import Command, CommandStatus
@@ -53,3 +56,23 @@ class CommandGate:
         while len(self._recent) > self._max:
             self._recent.popitem(last=False)
         return None
+
+
+async def execute(gate: CommandGate, drivers: Mapping[str, Driver], command: Command,
+                  rebirth: Callable[[], Awaitable[None]]) -> CommandReply:
+    """Admit one command and run it: ``rebirth`` on the node, anything else on its device.
+    Always returns a (status, detail) for the CommandResult; a driver bug is ``failed``."""
+    refusal = gate.admit(command)
+    if refusal is not None:
+        return refusal.status, refusal.detail
+    if command.name == "rebirth":
+        await rebirth()
+        return "done", ""
+    if command.device is None or command.device not in drivers:
+        return "refused", f"no device {command.device!r} on this node"
+    try:
+        return await drivers[command.device].command(command.name, command.params)
+    except Exception as err:  # a driver bug must not take the node down
+        log.exception("command %s (%s) on %s failed", command.id, command.name,
+                      command.device)
+        return "failed", str(err)[:500]

@@ -79,17 +79,15 @@ class DeviceSettings(StrictModel):
                                                          **self.overrides()}})
 
 
-class EdgeConfig(StrictModel):
+class AgentConfig(StrictModel):
+    """What every agent config has, an edge node's and a gateway's (gateway/config.py):
+    who it is, its broker, where its state lives, its command key, its timing."""
+
     site: str = "reference"
     node: str = Field(pattern=r"^[a-z][a-z0-9\-]{0,47}$")
     broker: str = "mqtt://127.0.0.1:1883"
     state_dir: str = "./var/edge"
     speed: float = Field(default=1.0, gt=0, le=10_000)
-    simulated: bool = True
-    # With simulated false: profiles of the node whose devices stay simulated (readers and
-    # search stations have no real driver yet), and the real devices by id.
-    simulated_profiles: list[str] = Field(default_factory=list)
-    devices: dict[str, DeviceSettings] = Field(default_factory=dict)
     command_key_file: str | None = None
     keepalive_s: int = Field(default=10, ge=1, le=3600)
     profiles_dir: str | None = None
@@ -99,6 +97,14 @@ class EdgeConfig(StrictModel):
     def _broker_url(cls, value: str) -> str:
         parse_broker_url(value)
         return value
+
+
+class EdgeConfig(AgentConfig):
+    simulated: bool = True
+    # With simulated false: profiles of the node whose devices stay simulated (readers and
+    # search stations have no real driver yet), and the real devices by id.
+    simulated_profiles: list[str] = Field(default_factory=list)
+    devices: dict[str, DeviceSettings] = Field(default_factory=dict)
 
     @field_validator("node")
     @classmethod
@@ -153,30 +159,46 @@ class EdgeSetup:
     state_dir: Path
 
 
-def _relative_to(base: Path, value: str) -> str:
+def relative_to(base: Path, value: str) -> str:
+    """A path in a config is relative to the config file's folder when it exists there."""
     candidate = base / value
     return str(candidate) if not Path(value).is_absolute() and candidate.exists() else value
+
+
+def load_site_of(path: Path) -> tuple[SiteConfig | None, ProfileSet]:
+    """The profiles and the site an agent config file names (``profiles_dir``, ``site``).
+    The site is None when its value is not a string: validating the config says so, with
+    the line."""
+    data, _ = read_yaml(path)
+    raw_site = data.get("site", "reference") if isinstance(data, dict) else "reference"
+    raw_profiles = data.get("profiles_dir") if isinstance(data, dict) else None
+    profiles = load_profiles(relative_to(path.parent, raw_profiles)
+                             if isinstance(raw_profiles, str) else None)
+    if not isinstance(raw_site, str):
+        return None, profiles
+    return load_site(relative_to(path.parent, raw_site), profiles), profiles
+
+
+def key_and_state_dir(path: Path, config: AgentConfig) -> tuple[bytes | None, Path]:
+    """An agent config's command key and state directory (both relative to its file)."""
+    base = path.parent
+    key_file = relative_to(base, config.command_key_file) if config.command_key_file else None
+    state_dir = Path(config.state_dir)
+    if not state_dir.is_absolute():
+        state_dir = base / state_dir
+    return read_command_key(key_file), state_dir
 
 
 def load_edge_config(path: str | Path) -> EdgeSetup:
     """Load an edge config, its site and profiles; raise ConfigError naming file and line."""
     path = Path(path)
-    data, _ = read_yaml(path)
-    base = path.parent
-    raw_site = data.get("site", "reference") if isinstance(data, dict) else "reference"
-    raw_profiles = data.get("profiles_dir") if isinstance(data, dict) else None
-    profiles = load_profiles(_relative_to(base, raw_profiles) if isinstance(raw_profiles, str)
-                             else None)
-    site = load_site(_relative_to(base, raw_site), profiles) if isinstance(raw_site, str) else None
+    site, profiles = load_site_of(path)
     config = load_yaml_model(path, EdgeConfig, site=site)
     assert site is not None  # a non-string site failed validation above
     _check_against_site(path, config, site, profiles)
-    key_file = _relative_to(base, config.command_key_file) if config.command_key_file else None
-    state_dir = Path(config.state_dir)
-    if not state_dir.is_absolute():
-        state_dir = base / state_dir
-    return EdgeSetup(config=config, site=site, profiles=profiles,
-                     command_key=read_command_key(key_file), state_dir=state_dir)
+    command_key, state_dir = key_and_state_dir(path, config)
+    return EdgeSetup(config=config, site=site, profiles=profiles, command_key=command_key,
+                     state_dir=state_dir)
 
 
 def url_problem(url: str, schemes: tuple[str, ...], paths: bool) -> str | None:

@@ -1,4 +1,8 @@
-"""``custodywatch edge --config FILE``: one agent with its drivers until SIGINT/SIGTERM."""
+"""``custodywatch edge --config FILE``: one agent with its drivers until SIGINT/SIGTERM.
+
+:func:`stop_on_signals` and :func:`run_agent_command` are shared with ``custodywatch
+gateway`` (gateway/main.py): load the config (errors with file and line, exit 1), run until
+a signal, turn the agent's own errors into a one-line message and exit 1."""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any, TypeVar
 
 from edge.agent import AgentOptions, EdgeAgent
 from edge.config import EdgeSetup, load_edge_config
@@ -21,6 +27,7 @@ from edge.video.stream import redact
 from protocol.config import ConfigError
 
 log = logging.getLogger(__name__)
+S = TypeVar("S")
 
 
 def drivers_for(setup: EdgeSetup) -> list[Driver]:
@@ -48,14 +55,20 @@ def drivers_for(setup: EdgeSetup) -> list[Driver]:
     return drivers
 
 
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (call inside the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def serve(setup: EdgeSetup, stop: asyncio.Event | None = None) -> None:
     """Run the node until ``stop`` is set (by default: until SIGINT/SIGTERM)."""
     if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):  # not on Windows
-                loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
     drivers = drivers_for(setup)
     log.info("edge node %s of site %s: %d devices, broker %s", setup.config.node,
              setup.site.id, len(drivers), setup.config.broker)
@@ -70,16 +83,24 @@ async def serve(setup: EdgeSetup, stop: asyncio.Event | None = None) -> None:
     log.info("edge node %s stopped", setup.config.node)
 
 
-def run_edge(config_path: str | Path) -> int:
+def run_agent_command(name: str, config_path: str | Path, load: Callable[[Path], S],
+                      serve: Callable[[S], Coroutine[Any, Any, None]],
+                      errors: type[Exception] | tuple[type[Exception], ...]) -> int:
+    """``custodywatch NAME --config FILE``: 0 after a clean stop, 1 on a config error
+    (every line printed) or one of ``errors`` (printed as ``custodywatch NAME: …``)."""
     try:
-        setup = load_edge_config(config_path)
+        setup = load(Path(config_path))
     except ConfigError as err:
         for line in err.lines:
             print(line, file=sys.stderr)
         return 1
     try:
         asyncio.run(serve(setup))
-    except EdgeError as err:
-        print(f"custodywatch edge: {err}", file=sys.stderr)
+    except errors as err:
+        print(f"custodywatch {name}: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def run_edge(config_path: str | Path) -> int:
+    return run_agent_command("edge", config_path, load_edge_config, serve, EdgeError)

@@ -10,13 +10,16 @@ SQLite in WAL mode with ``synchronous=NORMAL``: a committed event survives a pro
 (the case that matters at the edge); an OS crash may lose the last few, which the periodic
 full reports then cover.  Calls are short but may touch the disk, so the agent runs them in
 a thread (``asyncio.to_thread``); a lock keeps the one connection to one thread at a time.
+The agent writes the events of a batch of driver updates together (:meth:`Outbox.add_many`,
+one transaction), so a burst of events costs one commit, not one per event.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,18 +74,32 @@ class Outbox:
             self._db.close()
 
     def add(self, event: StoredEvent) -> None:
+        self.add_many([event])
+
+    def add_many(self, events: Sequence[StoredEvent]) -> None:
+        """Store a batch of events in one transaction (one disk sync for all of them)."""
+        if not events:
+            return
+        rows = [(e.id, e.device, e.ts, e.kind, msgspec.json.encode(e.data),
+                 msgspec.json.encode(e.metrics)) for e in events]
         try:
             with self._lock:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO events (id, device, ts, kind, data, metrics) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (event.id, event.device, event.ts, event.kind,
-                     msgspec.json.encode(event.data), msgspec.json.encode(event.metrics)))
-                self._db.execute(
-                    "DELETE FROM events WHERE rowid <= "
-                    "(SELECT MAX(rowid) FROM events) - ?", (self.max_events,))
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO events (id, device, ts, kind, data, metrics) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                    self._db.execute(
+                        "DELETE FROM events WHERE rowid <= "
+                        "(SELECT MAX(rowid) FROM events) - ?", (self.max_events,))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as err:
-            raise OutboxError(f"cannot store event {event.id}: {err}") from err
+            raise OutboxError(f"cannot store {len(events)} events "
+                              f"({events[0].id}…): {err}") from err
 
     def remove(self, ids: Iterable[str]) -> int:
         """Forget acknowledged events; returns how many were still pending."""

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +37,8 @@ from gateway.plan import Read
 
 log = logging.getLogger(__name__)
 
+READERS = {"coil": "read_coils", "discrete_input": "read_discrete_inputs",
+           "holding": "read_holding_registers", "input": "read_input_registers"}
 EXCEPTION_NAMES = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
                    4: "server device failure", 5: "acknowledge", 6: "server device busy",
                    10: "gateway path unavailable", 11: "gateway target failed to respond"}
@@ -130,18 +133,11 @@ class Bus:
     async def read(self, device: str, unit: int, read: Read,
                    timeout_s: float) -> list[int] | list[bool]:
         what = f"read {read.table} {read.address}..{read.end}"
-        c = self.client
-        call: Callable[[], Awaitable[Any]] = {
-            "coil": lambda: c.read_coils(read.address, count=read.count, device_id=unit),
-            "discrete_input": lambda: c.read_discrete_inputs(read.address, count=read.count,
-                                                             device_id=unit),
-            "holding": lambda: c.read_holding_registers(read.address, count=read.count,
-                                                        device_id=unit),
-            "input": lambda: c.read_input_registers(read.address, count=read.count,
-                                                    device_id=unit),
-        }[read.table]
+        method = getattr(self.client, READERS[read.table])  # no per-poll closures
+        call = functools.partial(method, read.address, count=read.count, device_id=unit)
         pdu = await self._request(device, what, timeout_s, call)
-        values = list(pdu.bits if read.table in ("coil", "discrete_input") else pdu.registers)
+        bits = read.table in ("coil", "discrete_input")
+        values: list[int] | list[bool] = pdu.bits if bits else pdu.registers
         if len(values) < read.count:
             self.errors["bad_response"] += 1
             raise BadResponse(device, f"{what}: {len(values)} values for {read.count}")

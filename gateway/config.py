@@ -27,9 +27,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from protocol.config import ConfigError, StrictModel, load_yaml_model, read_yaml
-from protocol.profiles import DeviceProfile, ProfileSet, load_profiles
-from protocol.site import DeviceRef, SiteConfig, load_site
+from edge.config import AgentConfig, key_and_state_dir, load_site_of
+from protocol.config import ConfigError, StrictModel, load_yaml_model
+from protocol.profiles import DeviceProfile, ProfileSet
+from protocol.site import DeviceRef, SiteConfig
 
 BUS_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
@@ -71,24 +72,17 @@ class HealthConfig(StrictModel):
     backoff_max_s: float = Field(default=10.0, gt=0, le=3600)
 
 
-class GatewayConfig(StrictModel):
-    site: str = "reference"
-    node: str = Field(pattern=r"^[a-z][a-z0-9\-]{0,47}$")
-    broker: str = "mqtt://127.0.0.1:1883"
+class GatewayConfig(AgentConfig):
+    """The agent config (site, node, broker, state_dir, command key, timing) plus the
+    buses, the devices on them and the health policy."""
+
     state_dir: str = "./var/gateway"
-    speed: float = Field(default=1.0, gt=0, le=10_000)
-    command_key_file: str | None = None
-    keepalive_s: int = Field(default=10, ge=1, le=3600)
-    profiles_dir: str | None = None
     buses: list[BusConfig] = Field(min_length=1)
     devices: list[DeviceConfig] = Field(min_length=1)
     health: HealthConfig = HealthConfig()
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> GatewayConfig:
-        from edge.config import parse_broker_url
-
-        parse_broker_url(self.broker)
         bus_ids = [b.id for b in self.buses]
         dupes = sorted({b for b in bus_ids if bus_ids.count(b) > 1})
         if dupes:
@@ -161,30 +155,13 @@ def setup_from(config: GatewayConfig, site: SiteConfig, profiles: ProfileSet,
     return GatewaySetup(config, site, profiles, command_key, state_dir)
 
 
-def _relative_to(base: Path, value: str) -> str:
-    """A path in the config is relative to the config file when it exists there."""
-    candidate = base / value
-    return str(candidate) if not Path(value).is_absolute() and candidate.exists() else value
-
-
 def load_gateway_config(path: str | Path) -> GatewaySetup:
     """Load a gateway config, its site and profiles; raise ConfigError naming file and line."""
-    from edge.config import read_command_key
-
     path = Path(path)
-    data, _ = read_yaml(path)
-    base = path.parent
-    raw_site = data.get("site", "reference") if isinstance(data, dict) else "reference"
-    raw_profiles = data.get("profiles_dir") if isinstance(data, dict) else None
-    profiles = load_profiles(_relative_to(base, raw_profiles) if isinstance(raw_profiles, str)
-                             else None)
-    if not isinstance(raw_site, str):
+    site, profiles = load_site_of(path)
+    if site is None:
         raise ConfigError(path, ["1: site: must be a bundled site name or a path"])
-    site = load_site(_relative_to(base, raw_site), profiles)
     config = load_yaml_model(path, GatewayConfig, site=site, profiles=profiles)
-    key_file = _relative_to(base, config.command_key_file) if config.command_key_file else None
-    state_dir = Path(config.state_dir)
-    if not state_dir.is_absolute():
-        state_dir = base / state_dir
-    return GatewaySetup(config=config, site=site, profiles=profiles,
-                        command_key=read_command_key(key_file), state_dir=state_dir)
+    command_key, state_dir = key_and_state_dir(path, config)
+    return GatewaySetup(config=config, site=site, profiles=profiles, command_key=command_key,
+                        state_dir=state_dir)

@@ -55,6 +55,16 @@ PollObserver = Callable[[str, float, float], None]
 CONFIRM_INTERVAL_S = 0.05
 T = TypeVar("T")
 
+ERROR_KINDS = ("timeout", "unreachable", "exception", "bad_response", "out_of_range",
+               "internal")
+"""What goes wrong with a device, counted per device and published as the metrics
+``modbus_errors_<kind>`` (plus ``modbus_last_error``, the last reason) in its births and
+periodic full reports: no answer, no connection, a Modbus exception response, a garbage or
+short frame (or one that decodes to nonsense), a value outside its profile metric's range,
+a gateway bug.  Logged once per device and reason (kind, and metric for out_of_range)."""
+ERROR_METRICS = {kind: f"modbus_errors_{kind}" for kind in ERROR_KINDS}
+LAST_ERROR_METRIC = "modbus_last_error"
+
 
 class ModbusDevice(Driver):
     def __init__(self, spec: DeviceSpec, bus: Bus, health: HealthConfig | None = None,
@@ -78,12 +88,45 @@ class ModbusDevice(Driver):
         self.online, self.offline_reason = False, "not polled yet"
         self.polls = 0
         self.errors: Counter[str] = Counter()
+        self.last_error = ""
+        self._logged: set[tuple[str, str]] = set()  # (kind, metric) already logged
+        specs = spec.profile.metrics
+        self._ranges = {name: (m.min, m.max) for name, m in specs.items()
+                        if m.min is not None or m.max is not None}
         self.observer: PollObserver | None = None
         self._wake = asyncio.Event()
         self._stopped = False
 
     def metrics(self) -> Metrics:
-        return dict(self.values)
+        """Every profile metric, then the error counters (births and full reports)."""
+        out: Metrics = dict(self.values)
+        for kind, name in ERROR_METRICS.items():
+            out[name] = self.errors[kind]
+        out[LAST_ERROR_METRIC] = self.last_error
+        return out
+
+    def note_error(self, kind: str, detail: str, metric: str = "",
+                   exc_info: bool = False) -> None:
+        """Count one failure; log it the first time this device fails this way only (the
+        counters tell how often; a poll loop must not flood the log)."""
+        self.errors[kind] += 1
+        self.last_error = detail[:200]
+        if (kind, metric) not in self._logged:
+            self._logged.add((kind, metric))
+            log.error("device %s (bus %s, unit %d): %s: %s (logged once; counted in "
+                      "modbus_errors_%s)", self.id, self.bus.id, self.unit, kind, detail, kind,
+                      exc_info=exc_info)
+
+    def _in_range(self, metrics: Metrics) -> None:
+        """A value outside its profile metric's range (a sensor's fault code, a wrong
+        scale) is not reported as a reading: it becomes None (unknown) and is counted."""
+        for name, (low, high) in self._ranges.items():
+            value = metrics.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and (
+                    (low is not None and value < low) or (high is not None and value > high)):
+                metrics[name] = None
+                self.note_error("out_of_range", f"{name} reads {value}, outside "
+                                f"{low}..{high}", name)
 
     # ------------------------------------------------------------------ requests
 
@@ -96,7 +139,7 @@ class ModbusDevice(Driver):
             except (ModbusRefused, CommandRefused):
                 raise
             except DeviceError as err:
-                self.errors[err.kind] += 1
+                self.note_error(err.kind, err.detail)
                 if attempt == self.retries or err.kind == "unreachable":
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -119,14 +162,16 @@ class ModbusDevice(Driver):
             points = decode_points(self.map, image, self.polled)
         except DeviceError as err:
             if isinstance(err, ModbusRefused):
-                self.errors[err.kind] += 1
+                self.note_error(err.kind, err.detail)
             self._failed(err.detail)
             return False
         except (ValueError, KeyError) as err:  # a frame that decodes to nonsense
-            self.errors["bad_response"] += 1
+            self.note_error("bad_response", f"undecodable answer: {err}")
             self._failed(f"undecodable answer: {err}")
             return False
         metrics = metrics_of(self.map, self.profile.metrics, points)
+        if self._ranges:
+            self._in_range(metrics)
         counters = {metric: int(points[ref]) for metric, ref in self.map.counters.items()}  # type: ignore[arg-type]
         recovered = self.breaker.success() == "recovered"
         if not self.online or recovered:
@@ -178,8 +223,7 @@ class ModbusDevice(Driver):
             try:
                 answered = await self.poll_once()
             except Exception as err:  # a bug in one device's map must not stop the others
-                log.exception("device %s: poll failed", self.id)
-                self.errors["internal"] += 1
+                self.note_error("internal", f"gateway error: {err!r}", exc_info=True)
                 self._failed(f"gateway error: {err}")
                 answered = False
             if lost and answered:

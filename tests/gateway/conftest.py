@@ -7,9 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from edge.agent import AgentOptions
 from edge.drivers.base import Driver, DriverUpdate
 from gateway.config import DeviceSpec, HealthConfig, TcpBusConfig
 from gateway.gateway import Gateway
@@ -17,6 +20,7 @@ from protocol.profiles import DeviceProfile, ProfileSet, load_profiles
 from protocol.site import DeviceRef
 from simulators.devices.models import make_model
 from simulators.devices.server import FieldDevice
+from tests.edge.conftest import KEY
 
 FAST_HEALTH = HealthConfig(lost_after=2, backoff_min_s=0.1, backoff_max_s=0.4)
 
@@ -88,6 +92,19 @@ async def rig(devices: Sequence[tuple[str, DeviceProfile]],
         gateway = Gateway(None, buses, specs, FAST_HEALTH, sink=recorder, seed=1)
         await stack.enter_async_context(gateway)
         yield Rig(gateway, fields, recorder)
+
+
+def mqtt_gateway(broker_url: str, state_dir: Path, fields: Sequence[FieldDevice],
+                 **options: Any) -> Gateway:
+    """Gateway node ``gw-1`` of the reference site on the broker, polling each (started)
+    field device on its own TCP bus, with fast health checks and reconnects."""
+    agent = AgentOptions(**{"site": "reference", "node": "gw-1", "broker": broker_url,
+                            "state_dir": state_dir / "gw-1", "kind": "gateway",
+                            "command_key": KEY, "backoff_min_s": 0.05, "backoff_max_s": 0.3,
+                            "keepalive_s": 5, **options})
+    buses = [TcpBusConfig(id=f.id, host="127.0.0.1", port=f.port) for f in fields]
+    specs = [spec(f.id, f.model.profile, f.id) for f in fields]
+    return Gateway(agent, buses, specs, FAST_HEALTH)
 
 
 @pytest.fixture(autouse=True)

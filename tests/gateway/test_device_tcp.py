@@ -35,7 +35,7 @@ async def test_polling_reports_only_changes_as_events_and_data(profiles: Profile
     async with rig(devices) as r:
         gw = r.gateway
         assert all(d.online for d in gw.devices.values())
-        assert gw.devices["env-a"].metrics() == {"temperature": 22.0, "humidity": 45.0}
+        assert gw.devices["env-a"].values == {"temperature": 22.0, "humidity": 45.0}
         polls = gw.devices["panic-a"].polls
         await asyncio.sleep(0.6)
         assert gw.devices["panic-a"].polls > polls  # polled, yet nothing reported:
@@ -85,7 +85,7 @@ async def test_a_killed_device_is_lost_and_reborn_while_others_keep_polling(
         mark = r.recorder.mark()
         await r.fields["panic-a"].start()
         await r.recorder.wait_for(availability("panic-a", True), after=mark)
-        assert r.gateway.devices["panic-a"].metrics() == {"pressed": True}
+        assert r.gateway.devices["panic-a"].values == {"pressed": True}
         assert r.gateway.errors()["unreachable"] >= 1
 
 

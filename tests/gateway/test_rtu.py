@@ -100,5 +100,5 @@ async def test_devices_sharing_a_serial_bus_take_turns(serial_pair: tuple[str, s
         finally:
             bus.close()
     assert all(results)
-    assert a.metrics() == b.metrics() == {"temperature": 22.0, "humidity": 45.0}
+    assert a.values == b.values == {"temperature": 22.0, "humidity": 45.0}
     assert sum(bus.errors.values()) == 0
