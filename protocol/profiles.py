@@ -15,11 +15,16 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from protocol.camera import DiagnosticThresholds
 from protocol.config import ConfigError, StrictModel, load_yaml_model
 from protocol.messages import EVENT_KINDS
 from protocol.modbus_map import ModbusMap
 
 NAME = r"^[a-z][a-z0-9_]{0,47}$"
+
+# Profiles whose ``thresholds`` have a schema of their own, checked when the profile loads
+# so a bad value is named by file:line: thresholds.<name> (check-config, every start).
+THRESHOLD_MODELS: dict[str, type[StrictModel]] = {"camera": DiagnosticThresholds}
 
 
 class Label(StrictModel):
@@ -82,6 +87,16 @@ class DeviceProfile(StrictModel):
             raise ValueError("modbus: a register map is required with transport modbus, "
                              "and only then")
         return self
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_fit_profile(cls, value: dict[str, float], info: ValidationInfo,
+                                ) -> dict[str, float]:
+        model = THRESHOLD_MODELS.get(info.data.get("id", ""))
+        if model is not None:
+            # pydantic reports a ValidationError raised here under thresholds.<name>.
+            model.model_validate(value)
+        return value
 
     @field_validator("modbus")
     @classmethod

@@ -2,7 +2,10 @@
 
 The kind of each file is detected from its top-level keys: a device profile (``id`` and
 ``metrics``), a site (``zones`` and ``nodes``), a gateway config (``node`` and ``buses``), an
-edge agent config (``node``), a scenario (``steps``), otherwise a server config.  Sites,
+edge agent config (``node``), a scenario (``steps``), the live view's camera credentials
+(only ``cameras`` and/or ``default``; problems are named without the secret values),
+otherwise a server config.  A camera profile's diagnostic thresholds are checked with it
+(ranges, fractions, orderings: protocol/camera.py).  Sites,
 edge and gateway configs and scenarios are checked against the bundled device profiles.
 Prints ``OK <file>`` or the problems as ``file:line: field: message (got value)``; exit
 status 1 if any file is bad.
@@ -19,6 +22,7 @@ from typing import Any
 from protocol.config import ConfigError, read_yaml
 from protocol.profiles import ProfileSet, load_profile, load_profiles
 from protocol.site import load_site
+from server.camera_credentials import load_credentials
 from server.config import load_server_config
 
 
@@ -32,6 +36,8 @@ def detect_kind(data: Any) -> str:
         return "site"
     if "steps" in keys:
         return "scenario"
+    if keys and keys <= {"cameras", "default"}:
+        return "camera-credentials"
     if "node" in keys and "buses" in keys:
         return "gateway"
     if "node" in keys:
@@ -55,6 +61,8 @@ def check_file(path: Path, profiles: Callable[[], ProfileSet]) -> str:
         raise ConfigError(path, ["1: (top): expected a mapping of settings"])
     if kind == "profile":
         load_profile(path)
+    elif kind == "camera-credentials":
+        load_credentials(path)
     elif kind == "site":
         load_site(path, profiles())
     elif kind == "server":

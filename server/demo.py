@@ -3,6 +3,12 @@
 An embedded MQTT broker (unless ``--broker``), the server with SQLite under ``--data-dir``,
 the reference centre simulated behind real edge agents (unless ``--no-sim``) with a few
 people going through it by the book, and the dashboards — all in one event loop.
+
+The banner (addresses, login) comes as soon as the server answers; "ready" once the
+simulated centre is: every node born and every camera showing a picture (at most
+:data:`PICTURES_WITHIN_S`; the cameras still without one are named).  Only then do people
+start moving, so the 23 MJPEG streams warming up on a busy machine are never a "camera
+fault" with somebody in custody in the room.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,7 @@ from server.main import serve
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD_FILE = "demo-admin-password"
+PICTURES_WITHIN_S = 30.0  # real seconds the demo waits for every camera's first picture
 
 
 def demo_admin_password(data_dir: Path) -> str:
@@ -101,13 +108,14 @@ async def _demo(args: argparse.Namespace, data_dir: Path, password: str) -> int:
                 return 1
             _banner(config, broker_url, password, simulated=not args.no_sim)
             if not args.no_sim:
-                tg.create_task(_simulate(config, broker_url, password, stop), name="simulator")
+                tg.create_task(_simulate(config, broker_url, password, stop, _announce_ready),
+                               name="simulator")
             await stop.wait()
     print("custodywatch demo: stopped", flush=True)
     return 0
 
 
-async def _first_of(waiting: Coroutine[Any, Any, Any], task: asyncio.Task[None]) -> None:
+async def _first_of(waiting: Coroutine[Any, Any, Any], task: asyncio.Task[Any]) -> None:
     waiter = asyncio.ensure_future(waiting)
     await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
@@ -129,15 +137,26 @@ def _banner(config: ServerConfig, broker_url: str, password: str, simulated: boo
         f"  data directory   {config.data_dir}",
         f"  site, speed      {config.site}, x{config.speed:g}",
         f"  login            admin / {login}",
-        f"  simulation       {'reference centre with people moving' if simulated else 'off'}",
+        "  simulation       " + ("reference centre: starting (waiting for every camera's "
+                                 "first picture), then people moving" if simulated else "off"),
         "",
     ]
     print("\n".join(lines), flush=True)
 
 
+def _announce_ready(missing: list[str]) -> None:
+    if missing:
+        cameras = (f"no picture after {PICTURES_WITHIN_S:g}s from {len(missing)} camera(s): "
+                   f"{', '.join(missing)} (see the wall's camera tiles)")
+    else:
+        cameras = "every camera shows a picture"
+    print(f"custodywatch demo: ready — {cameras}; people start moving", flush=True)
+
+
 async def _simulate(config: ServerConfig, broker_url: str, password: str,
-                    stop: asyncio.Event) -> None:
-    """The simulated centre with people walking through it, until ``stop``."""
+                    stop: asyncio.Event, announce: Callable[[list[str]], None]) -> None:
+    """The simulated centre with people walking through it, until ``stop``.  ``announce``
+    is called once the centre is ready, with the cameras that showed no picture in time."""
     from protocol.profiles import load_profiles
     from protocol.site import load_site
     from simulators.ambient import ambient
@@ -148,11 +167,24 @@ async def _simulate(config: ServerConfig, broker_url: str, password: str,
     profiles = load_profiles(config.profiles_dir)
     site = load_site(config.site, profiles)
     url = f"http://127.0.0.1:{config.http.port}"
+    announced = False
     try:
         async with ApiClient(url) as api, SimulatedCentre(
                 site, profiles, broker_url, config.speed, command_key(config),
                 config.data_dir / "simulator") as centre:
             await centre.wait_connected()
+            pictures = asyncio.create_task(centre.wait_pictures(PICTURES_WITHIN_S),
+                                           name="first-pictures")
+            await _first_of(stop.wait(), pictures)  # Ctrl-C while warming up stops at once
+            if not pictures.done():
+                pictures.cancel()
+                return
+            missing = pictures.result()
+            if missing:
+                log.warning("cameras without a picture after %gs: %s", PICTURES_WITHIN_S,
+                            ", ".join(missing))
+            announce(missing)
+            announced = True
             await api.login("admin", password)
             walking = asyncio.create_task(ambient(centre, api, config.speed, pause_s=20),
                                           name="ambient")
@@ -162,3 +194,6 @@ async def _simulate(config: ServerConfig, broker_url: str, password: str,
                 await walking
     except SimulatorError as err:
         log.error("simulation stopped: %s", err)
+        if not announced:
+            print("custodywatch demo: the simulation stopped (see the log); the server "
+                  "keeps running", flush=True)

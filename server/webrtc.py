@@ -1,9 +1,11 @@
 """Live camera view over WebRTC (aiortc), relayed by the server.
 
 Design (docs/video.md "Live view"): the **server relays**.  For a camera being watched the
-server opens the camera's stream itself (the ``stream_url`` its edge driver reported, without
-credentials), once, however many people watch it; each viewer gets a WebRTC peer connection
-fed from that one reader.  Why not the edge sending to the browser directly:
+server opens the camera's stream itself (the ``stream_url`` its edge driver reported, which
+carries no credentials, with the login from the server's own camera credentials file:
+server/camera_credentials.py), once, however many people watch it; each viewer gets a
+WebRTC peer connection fed from that one reader.  Why not the edge sending to the browser
+directly:
 
 * the browser on the duty desk then needs to reach only the server (one address through the
   firewall between the office LAN and the device network), not every edge box;
@@ -14,8 +16,11 @@ fed from that one reader.  Why not the edge sending to the browser directly:
 
 Limits (:class:`LiveViewLimits`): concurrent streams per camera, per user and in total, and
 a maximum duration per stream.  A viewer whose camera gives no picture gets a clear refusal
-(:class:`NoPicture`) instead of a black video.  A frozen or stalled camera is *not* papered
-over: no frame is repeated, the video stops and the page shows the camera's diagnosis.
+(:class:`NoPicture`, with a reason code the wall translates: the camera refused the
+credentials, wants some, is unreachable…) instead of a black video.  A frozen or stalled
+camera is *not* papered over: no frame is repeated, the video stops and the page shows the
+camera's diagnosis.  The URL the relay opens may hold a password: it is never logged nor
+put in an error (FFmpeg's own messages name it, so they are never passed on).
 """
 
 from __future__ import annotations
@@ -38,11 +43,15 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from server.camera_credentials import CameraCredentials, Source
 from server.errors import ServerError
+from server.stream_probe import LOGIN_REASONS, explain_open_failure
 
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # refusals are answers, not stderr
+if "OPENCV_LOG_LEVEL" not in os.environ:
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 ALLOWED_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
 VIDEO_TIME_BASE = fractions.Fraction(1, 90_000)
@@ -53,9 +62,10 @@ class LiveViewError(ServerError):
 
     status = 409
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason  # a code for the wall to translate ("" for none)
 
 
 class LimitReached(LiveViewError):
@@ -84,7 +94,9 @@ def check_stream_url(url: object) -> str:
                             "running?)")
     parts = urlsplit(url)
     if parts.scheme not in ALLOWED_SCHEMES or not parts.hostname:
-        raise LiveViewError(f"the camera's stream URL {url!r} is not an RTSP/HTTP stream")
+        # Not echoed: an edge older than credential redaction might have sent a password.
+        raise LiveViewError(f"the camera's stream URL ({parts.scheme or 'no'} scheme) is "
+                            "not an RTSP/HTTP stream")
     return url
 
 
@@ -92,11 +104,12 @@ class CameraFeed:
     """One camera's stream read by the server (a thread, as on the edge: OpenCV blocks),
     shared by every viewer of that camera.  Keeps the latest frame and its number."""
 
-    def __init__(self, camera: str, url: str, limits: LiveViewLimits) -> None:
-        self.camera, self.url, self.limits = camera, url, limits
+    def __init__(self, camera: str, source: Source, limits: LiveViewLimits) -> None:
+        self.camera, self.source, self.limits = camera, source, limits
         self.frame: np.ndarray[Any, Any] | None = None
         self.seq = 0
         self.error = ""
+        self.reason = ""  # the error's code (server/stream_probe.py)
         self.viewers = 0
         self._loop = asyncio.get_running_loop()
         self._new = asyncio.Event()  # replaced by a fresh one at every frame
@@ -110,26 +123,30 @@ class CameraFeed:
     def _read(self) -> None:
         period = 1.0 / self.limits.max_fps
         while not self._stop.is_set():
-            capture = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG,
+            capture = cv2.VideoCapture(self.source.url, cv2.CAP_FFMPEG,
                                        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000,
                                         cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000])
+            reason = ""
             try:
                 if not capture.isOpened():
-                    self._publish(None, "cannot open the camera's stream")
+                    failure = explain_open_failure(self.source.url, self.source.with_login)
+                    reason = failure.reason
+                    self._publish(None, failure.message, reason)
                 else:
                     last = 0.0
                     while not self._stop.is_set():
                         ok, frame = capture.read()
                         if not ok or frame is None or frame.size == 0:
-                            self._publish(None, "the camera's stream stopped")
+                            self._publish(None, "the camera's stream stopped", "stream_stopped")
                             break
                         now = time.monotonic()
                         if now - last >= period:
                             last = now
-                            self._publish(self._fit(frame), "")
+                            self._publish(self._fit(frame), "", "")
             finally:
                 capture.release()
-            self._stop.wait(2.0)
+            # A refused login is not retried every 2 s: cameras lock an account after a few.
+            self._stop.wait(30.0 if reason in LOGIN_REASONS else 2.0)
 
     def _fit(self, frame: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         h, w = frame.shape[:2]
@@ -139,12 +156,12 @@ class CameraFeed:
             return frame
         return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
 
-    def _publish(self, frame: np.ndarray[Any, Any] | None, error: str) -> None:
+    def _publish(self, frame: np.ndarray[Any, Any] | None, error: str, reason: str) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed while we read
-            self._loop.call_soon_threadsafe(self._arrived, frame, error)
+            self._loop.call_soon_threadsafe(self._arrived, frame, error, reason)
 
-    def _arrived(self, frame: np.ndarray[Any, Any] | None, error: str) -> None:
-        self.error = error
+    def _arrived(self, frame: np.ndarray[Any, Any] | None, error: str, reason: str) -> None:
+        self.error, self.reason = error, reason
         if frame is not None:
             self.frame, self.seq = frame, self.seq + 1
         arrived, self._new = self._new, asyncio.Event()
@@ -155,6 +172,19 @@ class CameraFeed:
         while self.seq <= after or self.frame is None:
             await self._new.wait()
         return self.seq, self.frame
+
+    async def first_picture(self) -> None:
+        """Until the feed has a frame.  NoPicture after ``first_frame_s``, or at once when
+        the camera refused the login (waiting longer cannot help)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.limits.first_frame_s):
+                while self.frame is None and self.reason not in LOGIN_REASONS:
+                    await self._new.wait()
+        if self.frame is not None:
+            return
+        reason = self.error or f"no frame within {self.limits.first_frame_s:g}s"
+        raise NoPicture(f"no picture from {self.camera}: {reason}",
+                        self.reason or "no_picture")
 
 
 class FeedTrack(MediaStreamTrack):
@@ -192,8 +222,10 @@ class LiveSession:
 class LiveView:
     """Every live stream of the server: ``offer()`` opens one, ``close()`` ends one."""
 
-    def __init__(self, limits: LiveViewLimits | None = None) -> None:
+    def __init__(self, limits: LiveViewLimits | None = None,
+                 credentials: CameraCredentials | None = None) -> None:
         self.limits = limits or LiveViewLimits()
+        self.credentials = credentials or CameraCredentials(None)
         self.sessions: dict[str, LiveSession] = {}
         self.feeds: dict[str, CameraFeed] = {}
         self._lock = asyncio.Lock()
@@ -215,24 +247,20 @@ class LiveView:
 
     async def offer(self, user: str, camera: str, url: str, sdp: str, kind: str,
                     ) -> dict[str, str]:
-        """Answer a browser's offer for ``camera``: {"session", "sdp", "type"}.
-        Raises LimitReached, NoPicture or LiveViewError (bad offer)."""
+        """Answer a browser's offer for ``camera`` (``url``: the stream its edge reported):
+        {"session", "sdp", "type"}.  Raises LimitReached, NoPicture or LiveViewError."""
         async with self._lock:
             self._admit(user, camera)
+            source = self.credentials.source(camera, url)
             feed = self.feeds.get(camera)
-            if feed is None or feed.url != url:
+            if feed is None or feed.source != source:
                 if feed is not None:
                     feed.stop()
-                feed = self.feeds[camera] = CameraFeed(camera, url, self.limits)
+                feed = self.feeds[camera] = CameraFeed(camera, source, self.limits)
             feed.viewers += 1
         try:
             if feed.frame is None:
-                try:
-                    async with asyncio.timeout(self.limits.first_frame_s):
-                        await feed.next_frame(0)
-                except TimeoutError:
-                    reason = feed.error or f"no frame within {self.limits.first_frame_s:g}s"
-                    raise NoPicture(f"no picture from {camera}: {reason}") from None
+                await feed.first_picture()
             pc = RTCPeerConnection()
             session = LiveSession(uuid.uuid4().hex, user, camera, pc)
             pc.addTrack(FeedTrack(feed))

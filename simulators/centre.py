@@ -114,6 +114,11 @@ class SimulatedCentre:
         await asyncio.gather(*(a.wait_connected(within_s) for a in self.agents.values()),
                              *(g.wait_connected(within_s) for g in self.gateways.values()))
 
+    async def wait_pictures(self, within_s: float = 30.0) -> list[str]:
+        """Until every simulated camera has reported a picture, at most ``within_s`` real
+        seconds: the cameras still without one (an empty list: all show their room)."""
+        return await self.video.wait_pictures(within_s)
+
     def driver(self, device_id: str, kind: type[D] = SimulatedDriver) -> D:  # type: ignore[assignment]
         driver = self.drivers[device_id]
         if not isinstance(driver, kind):

@@ -4,8 +4,11 @@
 // posts the offer to the server (POST /api/live/{camera}/offer, the session cookie
 // authenticates it) and plays the answer's stream.  The server relays the camera and
 // enforces the limits; when no picture can be had the tile says why instead of showing a
-// black rectangle.  The camera's diagnosis (from the live feed's device updates) stays on
-// the tile, so a frozen picture is never mistaken for a quiet room.
+// black rectangle (the server's reason code is translated: "the camera refused the
+// credentials" reads in Chinese on a Chinese wall).  The camera's diagnosis (from the live
+// feed's device updates) stays on the tile, so a frozen picture is never mistaken for a
+// quiet room; its detail is rendered from the edge's diagnosis_info (code + parameters,
+// protocol/camera.py) in the wall's language.
 
 import { h, clear } from "../shared/dom.js";
 import { lang, onLangChange } from "../shared/i18n.js";
@@ -25,6 +28,14 @@ const TEXT = {
   unsupported: { zh: "浏览器不支持 WebRTC", en: "This browser has no WebRTC" },
   failed: { zh: "实时画面失败", en: "Live view failed" },
   diagnosis: { zh: "画面诊断", en: "Picture" },
+  "reason.credentials_refused": { zh: "摄像机拒绝了登录凭据, 请检查服务器的摄像机凭据文件",
+    en: "The camera refused the credentials; check the server's camera credentials file" },
+  "reason.credentials_needed": { zh: "摄像机需要登录, 服务器没有它的凭据: 请在摄像机凭据文件中添加",
+    en: "The camera asks for a login the server does not have: add it to the camera credentials file" },
+  "reason.not_found": { zh: "摄像机在该地址没有视频流", en: "The camera has no stream at that address" },
+  "reason.unreachable": { zh: "摄像机无法连接", en: "The camera cannot be reached" },
+  "reason.camera_offline": { zh: "摄像机离线", en: "The camera is offline" },
+  "diag.starting": { zh: "启动中", en: "Starting" },
   "diag.ok": { zh: "正常", en: "OK" },
   "diag.no_signal": { zh: "无信号", en: "No signal" },
   "diag.stale": { zh: "画面停止更新", en: "Picture stale" },
@@ -42,6 +53,42 @@ const TEXT = {
 function tr(key, fallback) {
   const entry = TEXT[key];
   return entry ? entry[lang()] : fallback ?? key;
+}
+
+// The edge's diagnosis info (protocol/camera.py DETAIL_TEXT, the same texts): code -> text.
+const DETAIL = {
+  starting: { zh: () => "启动中, 尚未收到画面", en: () => "starting, no picture yet" },
+  measures: {
+    zh: (p) => `亮度 ${p.luma}, 反差 ${p.spread}, 无纹理 ${Math.round(p.blank * 100)}%, 清晰度 ${p.sharpness}, 偏色 ${p.cast}`,
+    en: (p) => `luma ${p.luma}, spread ${p.spread}, blank ${Math.round(p.blank * 100)}%, sharpness ${p.sharpness}, cast ${p.cast}`,
+  },
+  frozen: { zh: (p) => `${p.seconds} 秒画面无变化`, en: (p) => `no change for ${p.seconds}s` },
+  no_frame: { zh: (p) => `${p.seconds} 秒无新画面`, en: (p) => `no new frame for ${p.seconds}s` },
+  connection_refused: { zh: () => "连接被拒绝", en: () => "connection refused" },
+  connection_timeout: { zh: () => "连接超时", en: () => "connection timed out" },
+  network_error: { zh: (p) => `网络错误: ${p.error}`, en: (p) => `${p.error}` },
+  not_network: { zh: () => "不是网络视频流", en: () => "not a network stream" },
+  bad_port: { zh: () => "地址中的端口无效", en: () => "bad port in URL" },
+  cannot_open: { zh: () => "无法打开视频流", en: () => "cannot open stream" },
+  stream_ended: { zh: () => "视频流中断或读取超时", en: () => "stream ended or no frame within the read timeout" },
+  corrupt_frame: { zh: () => "画面数据损坏", en: () => "corrupt frame" },
+  reader_error: { zh: (p) => `读取出错: ${p.error}`, en: (p) => `reader error: ${p.error}` },
+};
+
+/** The diagnosis detail in the wall's language, from diagnosis_info; else the English
+ * diagnosis_detail (an older edge). */
+export function diagnosisDetail(metrics) {
+  let info = null;
+  try {
+    info = JSON.parse(metrics?.diagnosis_info ?? "null");
+  } catch {
+    info = null;
+  }
+  const render = (code) => DETAIL[code]?.[lang()]?.(info);
+  const main = info && typeof info.code === "string" ? render(info.code) : undefined;
+  if (!main) return metrics?.diagnosis_detail ?? "";
+  const cause = typeof info.cause === "string" ? render(info.cause) : undefined;
+  return cause ? `${main} (${cause})` : main;
 }
 
 /** Resolves once the peer connection has gathered its ICE candidates (one round trip). */
@@ -148,13 +195,14 @@ export class LiveTile {
       if (generation !== this.generation) return;
       if (!response.ok) {
         this.closePeer();
-        this.setState("error", this.refusal(response.status, body?.detail));
+        this.setState("error", this.refusal(response.status, body?.detail, body?.reason));
         return;
       }
       this.session = body.session;
       if (body.camera) this.device = { ...(this.device || {}), status: body.camera.status,
         metrics: { ...(this.device?.metrics || {}), diagnosis: body.camera.diagnosis,
-          diagnosis_detail: body.camera.diagnosis_detail } };
+          diagnosis_detail: body.camera.diagnosis_detail,
+          diagnosis_info: body.camera.diagnosis_info } };
       await pc.setRemoteDescription({ sdp: body.sdp, type: body.type });
     } catch (err) {
       if (generation !== this.generation) return;
@@ -163,8 +211,10 @@ export class LiveTile {
     }
   }
 
-  refusal(status, detail) {
+  refusal(status, detail, reason) {
     const why = typeof detail === "string" ? detail : "";
+    // A reason the wall knows reads in its language; the server's text stays as a hint.
+    if (reason && TEXT[`reason.${reason}`]) return `${tr("no_picture")}: ${tr(`reason.${reason}`)}`;
     if (status === 401) return tr("unauthorized");
     if (status === 403) return tr("forbidden");
     if (status === 404) return tr("no_camera");
@@ -217,7 +267,7 @@ export class LiveTile {
       : diagnosis && diagnosis !== "ok" ? tr(`diag.${diagnosis}`, diagnosis) : null;
     this.diagEl.className = `live-diag ${bad ? "live-diag-bad" : "live-diag-ok"}`;
     this.diagEl.append(`${tr("diagnosis")}: ${bad ?? tr("diag.ok")}`);
-    const detail = device.metrics?.diagnosis_detail;
+    const detail = diagnosisDetail(device.metrics);
     this.diagEl.title = bad && detail ? detail : "";
   }
 }

@@ -3,13 +3,20 @@
 The reading happens in a thread per camera (edge/video/stream.py); the driver lives on the
 agent's event loop and turns what the thread reports into the camera's metrics:
 
-* ``diagnosis`` (ok, black, dark, frozen, occluded, blurred, colour_cast, stale, no_signal)
-  and ``diagnosis_detail``, reported the moment the debounced diagnosis changes;
+* ``diagnosis`` (starting, ok, black, dark, frozen, occluded, blurred, colour_cast, stale,
+  no_signal), ``diagnosis_info`` (why, as a code and parameters: protocol/camera.py, which
+  the server renders in Chinese or English) and ``diagnosis_detail`` (the same in English),
+  reported the moment the debounced diagnosis changes;
 * ``fps``, ``last_frame_ts``, ``width``, ``height`` in every heartbeat (the agent's periodic
   full report), so the server sees the picture is alive even when nothing changes;
 * ``stream_url`` (credentials removed) for the server's live-view relay (docs/video.md);
 * availability: a camera that does not answer at all (``no_signal``) is declared lost
-  (DeviceLost with the reason) and born again when pictures return.
+  (DeviceLost with the reason; the diagnosis and its info are reported just before, so the
+  server can say why in both languages) and born again when pictures return.
+
+Start-up: until its first picture a camera that answers is ``starting``, not stale, for the
+profile's ``startup_grace_s`` (real seconds): a busy machine opening many streams at once
+takes seconds to deliver first frames, and that is no camera fault.
 
 Durations of the profile are site seconds scaled by ``--speed``, but never shorter than
 what real-time video allows (:func:`video_window`): frozen needs 2 s and two samples, stale
@@ -27,6 +34,7 @@ from types import TracebackType
 from edge.drivers.base import Driver, Metrics, MetricsChanged
 from edge.video.diagnostics import Diagnoser, DiagnosticThresholds, Verdict
 from edge.video.stream import Lost, Opened, Sample, StreamReader, StreamReport, redact
+from protocol.camera import encode_info
 from protocol.codec import now_ms
 from protocol.profiles import DeviceProfile
 from protocol.site import DeviceRef
@@ -40,6 +48,9 @@ log = logging.getLogger(__name__)
 FROZEN_MIN_REAL_S = 2.0
 STALE_MIN_REAL_S = 3.0
 DEBOUNCE_MIN_REAL_S = 0.5
+NO_PICTURE = frozenset({"starting", "stale", "no_signal"})
+REPORTED_ON_CHANGE = ("diagnosis", "diagnosis_detail", "diagnosis_info", "online", "width",
+                      "height")
 
 
 def video_window(site_s: float, speed: float, floor_s: float, samples_s: float) -> float:
@@ -68,8 +79,14 @@ class CameraDriver(Driver):
         self.tick_s = period
         self.values: Metrics = {
             "online": False, "fps": 0.0, "last_frame_ts": 0, "width": 0, "height": 0,
-            "diagnosis": "ok", "diagnosis_detail": "starting", "stream_url": redact(url),
+            "diagnosis": self.diagnoser.reported,
+            "diagnosis_detail": self.diagnoser.reported_detail,
+            "diagnosis_info": encode_info(self.diagnoser.reported_info),
+            "stream_url": redact(url),
         }
+        # Set once the camera has reported a picture (any diagnosis of a picture): the
+        # simulated centre waits for every camera's before it calls itself ready.
+        self.first_picture = asyncio.Event()
         self._reader: StreamReader | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,7 +145,7 @@ class CameraDriver(Driver):
             if self.diagnoser.connected and self.diagnoser.loss_reason != report.reason:
                 log.info("camera %s: %s", self.id, report.reason)
             self.values["fps"] = 0.0
-            self._apply(self.diagnoser.lost(report.reason, now, connected=report.connected))
+            self._apply(self.diagnoser.lost(report.loss, now, connected=report.connected))
         elif isinstance(report, Opened):
             log.debug("camera %s: stream open (%dx%d)", self.id, report.width, report.height)
 
@@ -137,17 +154,19 @@ class CameraDriver(Driver):
             return
         online = verdict.diagnosis != "no_signal"
         self.values.update(diagnosis=verdict.diagnosis, diagnosis_detail=verdict.detail[:200],
-                           online=online and verdict.diagnosis != "stale")
+                           diagnosis_info=encode_info(verdict.info),
+                           online=verdict.diagnosis not in NO_PICTURE)
         log.info("camera %s: %s (%s)", self.id, verdict.diagnosis, verdict.detail)
+        if verdict.diagnosis not in NO_PICTURE:
+            self.first_picture.set()
+        if self.online:
+            # Also just before a DeviceLost: the server keeps the last metrics of a lost
+            # device, so it can word the loss in either language.
+            self.emit(MetricsChanged({k: self.values[k] for k in REPORTED_ON_CHANGE}))
         if online != self.online:
             # set_available emits Availability: the agent sends DeviceLost, or a new birth
-            # carrying every metric, so nothing more to emit here.
+            # carrying every metric.
             self.set_available(online, "" if online else f"no signal: {verdict.detail}"[:200])
-            return
-        if self.online:
-            self.emit(MetricsChanged({k: self.values[k] for k in
-                                      ("diagnosis", "diagnosis_detail", "online", "width",
-                                       "height")}))
 
     def metrics(self) -> Metrics:
         return dict(self.values)

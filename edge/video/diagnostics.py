@@ -11,74 +11,41 @@ Pure: frames and a clock in, diagnoses out; no I/O, no threads.  Two parts:
 
 Diagnoses, most serious first (a frame showing several faults gets the first):
 ``no_signal`` (no stream), ``stale`` (stream open, no new frame), ``black``, ``frozen``,
-``occluded``, ``dark``, ``blurred``, ``colour_cast``, else ``ok``.  Commercial video
+``occluded``, ``dark``, ``blurred``, ``colour_cast``, else ``ok``; before the first picture
+``starting`` (for ``startup_grace_s``).  Commercial video
 quality diagnosis uses the same families (黑屏, 画面冻结, 遮挡, 过暗, 模糊, 偏色,
 信号丢失); the measures are the classic ones (mean/spread of luma, share of blank cells,
 Laplacian energy of a denoised image, the Lab colour-cast factor K = D / M).
 
-Thresholds come from the camera profile's ``thresholds`` (device_profiles/camera.yaml);
-durations there are site seconds, scaled by ``--speed`` by the caller.
+Thresholds come from the camera profile's ``thresholds`` (device_profiles/camera.yaml,
+validated by protocol/camera.py); durations there are site seconds, scaled by ``--speed`` by
+the caller.  Each verdict carries its *info* — a code and parameters
+(``{"code": "frozen", "seconds": 12}``, protocol/camera.py) that the server renders in
+Chinese or English — and the English ``detail`` made from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field, ValidationError
 
-from protocol.config import StrictModel
+from protocol.camera import DiagnosticThresholds, Info, InfoValue, detail_text
 
-Diagnosis = Literal["ok", "no_signal", "stale", "black", "frozen", "occluded", "dark",
-                    "blurred", "colour_cast"]
-DIAGNOSES: tuple[str, ...] = ("ok", "no_signal", "stale", "black", "frozen", "occluded", "dark",
-                              "blurred", "colour_cast")
+__all__ = ["DIAGNOSES", "Diagnoser", "Diagnosis", "DiagnosticThresholds", "FrameFindings",
+           "Verdict", "analyse", "changed_fraction"]
+
+Diagnosis = Literal["starting", "ok", "no_signal", "stale", "black", "frozen", "occluded",
+                    "dark", "blurred", "colour_cast"]
+DIAGNOSES: tuple[str, ...] = ("starting", "ok", "no_signal", "stale", "black", "frozen",
+                              "occluded", "dark", "blurred", "colour_cast")
 
 Image = NDArray[Any]  # an OpenCV image: H×W×3 BGR or H×W grey, uint8
 GRID = (16, 9)  # cells across, down: a cell is "blank" when it has no texture at all
 FREEZABLE = frozenset({"ok", "blurred", "colour_cast"})
-
-
-class DiagnosticThresholds(StrictModel):
-    """The camera profile's thresholds that drive the diagnostics (site seconds)."""
-
-    sample_fps: float = Field(default=2.0, gt=0, le=30, description="frames analysed per second")
-    analysis_width: int = Field(default=320, ge=64, le=1920)
-    stale_after_s: float = Field(default=6.0, gt=0, description="no new frame this long")
-    frozen_after_s: float = Field(default=4.0, gt=0, description="no change this long")
-    frozen_changed_fraction: float = Field(
-        default=0.01, ge=0, le=1,
-        description="a frame differs from the previous when more than this share of its "
-                    "pixels changed by 2 grey levels or more (noise does; an OSD clock "
-                    "alone does not)")
-    debounce_s: float = Field(default=1.0, ge=0, description="a new diagnosis must persist")
-    black_luma: float = Field(default=20.0, ge=0, le=255)
-    black_spread: float = Field(default=2.0, ge=0, le=255)
-    dark_luma: float = Field(default=45.0, ge=0, le=255)
-    blank_cell_std: float = Field(default=3.0, ge=0, le=255)
-    occluded_fraction: float = Field(default=0.85, ge=0, le=1)
-    occluded_spread: float = Field(default=40.0, ge=0, le=255,
-                                   description="an occluded picture is nearly one tone")
-    blur_sharpness: float = Field(default=1.25, ge=0)
-    colour_cast_factor: float = Field(default=1.5, ge=0)
-    colour_cast_min: float = Field(default=18.0, ge=0, description="Lab a/b shift, at least")
-    connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    read_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    reconnect_s: float = Field(default=2.0, gt=0, le=600)
-
-    @classmethod
-    def from_profile(cls, thresholds: Mapping[str, float]) -> DiagnosticThresholds:
-        """From a camera profile's ``thresholds``; raises ValueError naming a bad key."""
-        try:
-            return cls.model_validate(dict(thresholds))
-        except ValidationError as err:
-            problems = "; ".join(f"thresholds.{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                 for e in err.errors())
-            raise ValueError(f"camera profile: {problems}") from err
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +63,14 @@ class FrameFindings:
     height: int
     small: Image = field(repr=False, compare=False)  # grey, analysis size
 
+    def info(self) -> dict[str, InfoValue]:
+        """The measures behind a picture diagnosis (code ``measures``)."""
+        return {"code": "measures", "luma": round(self.luma), "spread": round(self.spread),
+                "blank": round(self.blank, 2), "sharpness": round(self.sharpness, 1),
+                "cast": round(self.cast, 1)}
+
     def detail(self) -> str:
-        return (f"luma {self.luma:.0f}, spread {self.spread:.0f}, blank {self.blank:.0%}, "
-                f"sharpness {self.sharpness:.1f}, cast {self.cast:.1f}")
+        return detail_text(self.info(), "en")
 
 
 def analyse(frame: Image, th: DiagnosticThresholds) -> FrameFindings:
@@ -178,83 +150,115 @@ def changed_fraction(a: Image, b: Image) -> float:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A camera's diagnosis as reported: ``changed`` the moment a debounced diagnosis differs
-    from the previous report."""
+    from the previous report.  ``info``: why (protocol/camera.py), ``detail`` in English."""
 
     diagnosis: Diagnosis
-    detail: str
+    info: Info
     changed: bool
+
+    @property
+    def detail(self) -> str:
+        return detail_text(self.info, "en")
+
+
+STARTING: Info = {"code": "starting"}
 
 
 class Diagnoser:
     """One camera's diagnosis over time.  Feed it frames (:meth:`frame`), losses
     (:meth:`lost`) and the passing of time (:meth:`tick`) with when they happened (seconds,
     any monotonic clock).  Durations are real seconds: the driver scales the profile's site
-    seconds by --speed before building one."""
+    seconds by --speed before building one.
+
+    It starts ``starting``: until the first picture (debounced like any diagnosis) and for
+    at most ``startup_grace_s`` after the first look, a camera that answers but sends nothing
+    yet is not stale — many cameras and a busy machine take seconds to deliver a first
+    frame.  A camera that does not answer at all is no_signal at once (after the debounce).
+    """
 
     def __init__(self, th: DiagnosticThresholds, *, frozen_after_s: float | None = None,
-                 stale_after_s: float | None = None, debounce_s: float | None = None) -> None:
+                 stale_after_s: float | None = None, debounce_s: float | None = None,
+                 startup_grace_s: float | None = None) -> None:
         self.th = th
         self.frozen_after_s = th.frozen_after_s if frozen_after_s is None else frozen_after_s
         self.stale_after_s = th.stale_after_s if stale_after_s is None else stale_after_s
         self.debounce_s = th.debounce_s if debounce_s is None else debounce_s
-        self.reported: Diagnosis = "ok"
-        self.reported_detail = ""
+        self.startup_grace_s = th.startup_grace_s if startup_grace_s is None \
+            else startup_grace_s
+        self.reported: Diagnosis = "starting"
+        self.reported_info: Info = STARTING
         self.last: FrameFindings | None = None
         self.last_frame_at: float | None = None
         self.connected = True
-        self.loss_reason = ""
+        self.loss: Info = {}  # why no frame can be had: {"code": "connection_refused"}, …
+        self._first_look: float | None = None
         self._previous_small: Image | None = None
         self._unchanged_since: float | None = None
         self._candidate: Diagnosis | None = None
         self._candidate_since = 0.0
 
+    @property
+    def reported_detail(self) -> str:
+        return detail_text(self.reported_info, "en")
+
+    @property
+    def loss_reason(self) -> str:
+        return detail_text(self.loss, "en") if self.loss else ""
+
     def frame(self, findings: FrameFindings, now: float) -> Verdict:
         """A frame arrived and was analysed."""
-        self.connected, self.loss_reason = True, ""
+        self.connected, self.loss = True, {}
         self.last, self.last_frame_at = findings, now
         if self._previous_small is None or changed_fraction(
                 findings.small, self._previous_small) > self.th.frozen_changed_fraction:
             self._unchanged_since = now
         self._previous_small = findings.small
         frozen_for = now - (self._unchanged_since if self._unchanged_since is not None else now)
-        diagnosis, detail = findings.diagnosis, findings.detail()
+        diagnosis: Diagnosis = findings.diagnosis
+        info: Info = findings.info()
         # A black, dark or covered picture has nothing to change: its own diagnosis says
         # more than "frozen" would.
         if frozen_for >= self.frozen_after_s and diagnosis in FREEZABLE:
-            diagnosis, detail = "frozen", f"no change for {frozen_for:.0f}s"
-        return self._propose(diagnosis, detail, now)
+            diagnosis, info = "frozen", {"code": "frozen", "seconds": round(frozen_for)}
+        return self._propose(diagnosis, info, now)
 
-    def lost(self, reason: str, now: float, *, connected: bool) -> Verdict:
+    def lost(self, loss: Info, now: float, *, connected: bool) -> Verdict:
         """No frame can be had: the stream is gone (``connected`` False: the camera does
-        not answer) or open but silent (``connected`` True: stale once past the window)."""
-        self.connected, self.loss_reason = connected, reason
+        not answer) or open but silent (``connected`` True: stale once past the window).
+        ``loss`` says why: a loss code (protocol/camera.py) and its parameters."""
+        self.connected, self.loss = connected, dict(loss)
         if not connected:
             self._previous_small, self._unchanged_since = None, None
         return self.tick(now)
 
     def tick(self, now: float) -> Verdict:
         """Time passes (the driver calls this periodically, frame or not)."""
+        if self._first_look is None:
+            self._first_look = now  # silence counts from the first look
         if not self.connected:
-            return self._propose("no_signal", self.loss_reason, now)
+            return self._propose("no_signal", self.loss or {"code": "cannot_open"}, now)
         since = self.last_frame_at
         if since is None:
-            since = self.last_frame_at = now  # silence counts from the first look
+            since = self._first_look
+            if now - since < self.startup_grace_s and self.reported == "starting":
+                return Verdict(self.reported, self.reported_info, False)
         if now - since >= self.stale_after_s:
-            detail = f"no new frame for {now - since:.0f}s"
-            if self.loss_reason:
-                detail += f" ({self.loss_reason})"
-            return self._propose("stale", detail, now)
-        return Verdict(self.reported, self.reported_detail, False)
+            info: dict[str, InfoValue] = {"code": "no_frame", "seconds": round(now - since)}
+            if self.loss:
+                info.update({k: v for k, v in self.loss.items() if k != "code"},
+                            cause=str(self.loss.get("code", "")))
+            return self._propose("stale", info, now)
+        return Verdict(self.reported, self.reported_info, False)
 
-    def _propose(self, diagnosis: Diagnosis, detail: str, now: float) -> Verdict:
+    def _propose(self, diagnosis: Diagnosis, info: Info, now: float) -> Verdict:
         if diagnosis == self.reported:
             self._candidate = None
-            self.reported_detail = detail
-            return Verdict(diagnosis, detail, False)
+            self.reported_info = info
+            return Verdict(diagnosis, info, False)
         if diagnosis != self._candidate:
             self._candidate, self._candidate_since = diagnosis, now
         if now - self._candidate_since >= self.debounce_s:
-            self.reported, self.reported_detail = diagnosis, detail
+            self.reported, self.reported_info = diagnosis, info
             self._candidate = None
-            return Verdict(diagnosis, detail, True)
-        return Verdict(self.reported, self.reported_detail, False)
+            return Verdict(diagnosis, info, True)
+        return Verdict(self.reported, self.reported_info, False)

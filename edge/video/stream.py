@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 
 from edge.video.diagnostics import DiagnosticThresholds, FrameFindings, analyse
+from protocol.camera import Info, detail_text
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,16 @@ class Sample:
 @dataclass(frozen=True, slots=True)
 class Lost:
     """No frame: ``connected`` says whether the camera still answers on the network (a
-    stalled stream) or not (signal loss: refused, unreachable, timed out)."""
+    stalled stream) or not (signal loss: refused, unreachable, timed out).  ``loss``: why,
+    as a loss code and its parameters (protocol/camera.py)."""
 
-    reason: str
+    loss: Info
     connected: bool
     at: float
+
+    @property
+    def reason(self) -> str:
+        return detail_text(self.loss, "en")
 
 
 StreamReport = Opened | Sample | Lost
@@ -78,25 +84,25 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def probe(url: str, timeout_s: float = 1.0) -> tuple[bool, str]:
-    """Does the camera's host accept a TCP connection?  (connected, reason if not)."""
+def probe(url: str, timeout_s: float = 1.0) -> tuple[bool, Info]:
+    """Does the camera's host accept a TCP connection?  (connected, the loss if not)"""
     parts = urlsplit(url)
     if not parts.hostname:
-        return False, "not a network stream"
+        return False, {"code": "not_network"}
     default = {"rtsp": 554, "http": 80, "https": 443}.get(parts.scheme, 0)
     try:
         port = parts.port or default
     except ValueError:
-        return False, "bad port in URL"
+        return False, {"code": "bad_port"}
     try:
         with socket.create_connection((parts.hostname, port), timeout=timeout_s):
-            return True, ""
+            return True, {}
     except ConnectionRefusedError:
-        return False, "connection refused"
+        return False, {"code": "connection_refused"}
     except TimeoutError:
-        return False, "connection timed out"
+        return False, {"code": "connection_timeout"}
     except OSError as err:
-        return False, err.strerror or str(err)
+        return False, {"code": "network_error", "error": (err.strerror or str(err))[:80]}
 
 
 class StreamReader:
@@ -139,18 +145,19 @@ class StreamReader:
                 self._session()
             except Exception as err:  # a bug or an OpenCV surprise: report, retry later
                 log.exception("camera stream %s: reader failed", redact(self.url))
-                self._lost(f"reader error: {err}")
+                error = str(err).replace(self.url, redact(self.url))  # never a password
+                self._lost({"code": "reader_error", "error": error[:80]})
             self._stop.wait(self.th.reconnect_s)
 
-    def _lost(self, reason: str) -> None:
+    def _lost(self, loss: Info) -> None:
         connected, why = probe(self.url, min(2.0, self.th.connect_timeout_s))
-        self.report(Lost(reason if connected else (why or reason), connected, time.monotonic()))
+        self.report(Lost(loss if connected else (why or loss), connected, time.monotonic()))
 
     def _session(self) -> None:
         capture = self._open()
         try:
             if not capture.isOpened():
-                self._lost("cannot open stream")
+                self._lost({"code": "cannot_open"})
                 return
             self.report(Opened(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
                                int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)))
@@ -159,7 +166,7 @@ class StreamReader:
             arrivals: list[float] = []
             while not self._stop.is_set():
                 if not capture.grab():
-                    self._lost("stream ended or no frame within the read timeout")
+                    self._lost({"code": "stream_ended"})
                     return
                 now = time.monotonic()
                 arrivals.append(now)
@@ -168,7 +175,7 @@ class StreamReader:
                 next_sample = max(next_sample + period, now)
                 ok, frame = capture.retrieve()
                 if not ok or frame is None or frame.size == 0:
-                    self._lost("corrupt frame")
+                    self._lost({"code": "corrupt_frame"})
                     return
                 window = [t for t in arrivals if now - t <= 2.0]
                 arrivals = window

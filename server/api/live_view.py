@@ -15,13 +15,15 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.deps import coordinator
 from server.auth import Principal, current_user, require
+from server.camera_credentials import CameraCredentials, credentials_path
 from server.service import Coordinator
 from server.twin import DeviceState
-from server.webrtc import LiveView, LiveViewError, NoPicture, check_stream_url
+from server.webrtc import LiveView, LiveViewError, check_stream_url
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,10 @@ CAMERA_PROFILE = "camera"
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.live_view = LiveView()
+    # The cameras' logins for the relay: a file of their own, never served (docs/video.md).
+    credentials = CameraCredentials(credentials_path(app.state.config))
+    credentials.load()
+    app.state.live_view = LiveView(credentials=credentials)
     try:
         yield
     finally:
@@ -57,6 +62,7 @@ def _camera_json(device: DeviceState, viewers: int) -> dict[str, Any]:
     m = device.metrics
     return {"id": device.id, "zone": device.zone, "status": device.status,
             "diagnosis": m.get("diagnosis"), "diagnosis_detail": m.get("diagnosis_detail"),
+            "diagnosis_info": m.get("diagnosis_info"),
             "live": isinstance(m.get("stream_url"), str) and bool(m.get("stream_url")),
             "viewers": viewers, "lost_reason": device.lost_reason or None}
 
@@ -70,31 +76,32 @@ async def list_cameras(coord: Annotated[Coordinator, Depends(coordinator)],
             if d.profile == CAMERA_PROFILE]
 
 
-@router.post("/{camera}/offer")
+@router.post("/{camera}/offer", response_model=None)  # refusals are JSONResponses
 async def offer(camera: str, body: Offer,
                 coord: Annotated[Coordinator, Depends(coordinator)],
                 live: Annotated[LiveView, Depends(_live_view)],
                 user: Annotated[Principal, Depends(require(CAN_VIEW_LIVE))],
-                ) -> dict[str, Any]:
+                ) -> dict[str, Any] | JSONResponse:
     """Open a live stream of ``camera``: the browser's SDP offer in, the server's answer out
     (with the camera's diagnosis).  404 unknown camera, 409 no stream known, 429 a limit
-    reached, 503 no picture (the camera is offline or gives no frame; the reason says)."""
+    reached, 503 no picture (the camera is offline or gives no frame; the reason says).
+    A refusal's body is ``{"detail": text, "reason": code}`` (codes: server/webrtc.py,
+    server/stream_probe.py; the wall translates them)."""
     device = coord.twin.devices.get(camera)
     if device is None or device.profile != CAMERA_PROFILE:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera!r}")
     state = _camera_json(device, live.viewers(camera))
     if device.status in ("offline", "unknown"):
         reason = device.lost_reason or device.status
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            f"no picture from {camera}: the camera is {device.status} "
-                            f"({reason})")
+        return JSONResponse({"detail": f"no picture from {camera}: the camera is "
+                                       f"{device.status} ({reason})",
+                             "reason": f"camera_{device.status}"},
+                            status.HTTP_503_SERVICE_UNAVAILABLE)
     try:
         url = check_stream_url(device.metrics.get("stream_url"))
         answer = await live.offer(user.username, camera, url, body.sdp, body.type)
-    except NoPicture as err:
-        raise HTTPException(err.status, err.message) from None
-    except LiveViewError as err:
-        raise HTTPException(err.status, err.message) from None
+    except LiveViewError as err:  # NoPicture, LimitReached too
+        return JSONResponse({"detail": err.message, "reason": err.reason}, err.status)
     return {**answer, "camera": state}
 
 

@@ -13,11 +13,15 @@ Faults (the scenario verb ``fault: ID, kind: …``), each undone by ``restore``:
   (fps fine), only the picture says otherwise (Frigate #1536);
 * ``stale``: the connection stays open, no more frames;
 * ``offline``: the camera stops answering: connections are cut, new ones refused.
+
+``credentials=(user, password)`` makes it ask for HTTP Basic auth, as real cameras do:
+``401 Unauthorized`` with ``WWW-Authenticate`` to a request without them or with wrong ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
@@ -54,8 +58,12 @@ class CameraServer(LocalHttpServer):
 
     def __init__(self, title: str, *, fps: float = 5.0, width: int = 640, height: int = 360,
                  seed: int = 0, figures: Callable[[], int] | None = None,
-                 host: str = "127.0.0.1", quality: int = 75) -> None:
+                 host: str = "127.0.0.1", quality: int = 75,
+                 credentials: tuple[str, str] | None = None) -> None:
         super().__init__(host)
+        self.authorization = None if credentials is None else \
+            "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+        self.refused_logins = 0
         self.renderer = SceneRenderer(title, width, height, SceneStyle(seed=seed))
         self.fps = fps
         self.quality = quality
@@ -135,6 +143,14 @@ class CameraServer(LocalHttpServer):
     # ------------------------------------------------------------------ HTTP
 
     async def handle(self, request: Request, writer: asyncio.StreamWriter) -> None:
+        if self.authorization is not None \
+                and request.headers.get("authorization") != self.authorization:
+            if "authorization" in request.headers:
+                self.refused_logins += 1
+            writer.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n"
+                         b'WWW-Authenticate: Basic realm="camera"\r\nConnection: close\r\n\r\n')
+            await writer.drain()
+            return
         if request.path == "/video.mjpg":
             writer.write(b"HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\nConnection: close\r\n"
                          b"Content-Type: multipart/x-mixed-replace; boundary=" + BOUNDARY

@@ -31,8 +31,10 @@ def bind_local(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 
 class Request:
-    def __init__(self, method: str, path: str, query: str, body: bytes) -> None:
+    def __init__(self, method: str, path: str, query: str, body: bytes,
+                 headers: dict[str, str] | None = None) -> None:
         self.method, self.path, self.query, self.body = method, path, query, body
+        self.headers = headers or {}  # names in lower case
 
 
 class LocalHttpServer:
@@ -101,14 +103,16 @@ class LocalHttpServer:
             if len(parts) < 2:
                 await self.respond(writer, "400 Bad Request", b"")
                 return
-            length = 0
+            headers = {}
             for line in lines[1:]:
                 name, _, value = line.partition(":")
-                if name.strip().lower() == "content-length" and value.strip().isdigit():
-                    length = min(int(value.strip()), MAX_REQUEST_BYTES)
-            body = await reader.readexactly(length) if length else b""
+                if name.strip():
+                    headers[name.strip().lower()] = value.strip()
+            length = headers.get("content-length", "")
+            size = min(int(length), MAX_REQUEST_BYTES) if length.isdigit() else 0
+            body = await reader.readexactly(size) if size else b""
             path, _, query = parts[1].partition("?")
-            await self.handle(Request(parts[0].upper(), path, query, body), writer)
+            await self.handle(Request(parts[0].upper(), path, query, body, headers), writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                 TimeoutError):
             pass

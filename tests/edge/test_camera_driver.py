@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from edge.drivers.base import Availability, Driver, DriverUpdate, MetricsChanged
 from edge.drivers.camera import CameraDriver
-from protocol.profiles import load_profiles
+from protocol.profiles import DeviceProfile, load_profiles
 from protocol.site import DeviceRef
 from simulators.devices.cameras import CameraServer
 from simulators.devices.httpsim import LocalHttpServer, Request
@@ -51,9 +53,15 @@ def diagnosis(name: str) -> Callable[[DriverUpdate], bool]:
     return lambda u: isinstance(u, MetricsChanged) and u.metrics.get("diagnosis") == name
 
 
+def with_grace(grace_s: float) -> DeviceProfile:
+    return PROFILE.model_copy(update={"thresholds": {**PROFILE.thresholds,
+                                                     "startup_grace_s": grace_s}})
+
+
 @contextlib.asynccontextmanager
-async def reading(url: str) -> AsyncIterator[tuple[CameraDriver, Updates]]:
-    driver = CameraDriver(REF, PROFILE, url, speed=SPEED)
+async def reading(url: str, profile: DeviceProfile = PROFILE,
+                  ) -> AsyncIterator[tuple[CameraDriver, Updates]]:
+    driver = CameraDriver(REF, profile, url, speed=SPEED)
     updates = Updates()
     driver.attach(updates.sink)
     async with driver:
@@ -95,6 +103,12 @@ async def test_camera_going_dark_is_lost_with_the_reason_and_comes_back() -> Non
         lost = await updates.wait_for(lambda u: isinstance(u, Availability) and not u.online)
         assert isinstance(lost, Availability) and "connection refused" in lost.reason
         assert driver.metrics()["diagnosis"] == "no_signal"
+        # Just before the loss: the diagnosis and its info, so the server can word it.
+        before = updates.items[updates.items.index(lost) - 1]
+        assert isinstance(before, MetricsChanged)
+        assert before.metrics["diagnosis"] == "no_signal"
+        assert json.loads(str(before.metrics["diagnosis_info"])) == {
+            "code": "connection_refused"}
         await cam.inject("restore")
         await updates.wait_for(lambda u: isinstance(u, Availability) and u.online)
         assert driver.metrics()["diagnosis"] == "ok"
@@ -126,10 +140,34 @@ class GarbageCamera(LocalHttpServer):
 async def test_corrupt_stream_is_a_device_state_not_a_crash() -> None:
     """A stream of corrupt JPEGs: no picture can be had; the driver reports a non-ok state
     with a reason (no signal or stale) and keeps running."""
-    async with GarbageCamera() as cam, reading(f"http://127.0.0.1:{cam.port}/video.mjpg") \
+    async with GarbageCamera() as cam, \
+            reading(f"http://127.0.0.1:{cam.port}/video.mjpg", with_grace(3.0)) \
             as (driver, updates):
         bad = await updates.wait_for(
             lambda u: isinstance(u, Availability)
             or (isinstance(u, MetricsChanged) and u.metrics.get("diagnosis") == "stale"))
         assert driver.metrics()["diagnosis"] in ("no_signal", "stale"), bad
         assert driver.metrics()["diagnosis_detail"]
+
+
+async def test_a_camera_without_a_first_picture_is_starting_until_the_grace_ends() -> None:
+    """The camera answers but sends no frame from the start (a slow start, a busy machine):
+    "starting" — no fault, not online — for startup_grace_s, then stale; the first frames
+    then bring ok, with the measures as diagnosis_info."""
+    async with CameraServer("Room", fps=5) as cam:
+        await cam.inject("stale")
+        started = time.monotonic()
+        async with reading(cam.url, with_grace(5.0)) as (driver, updates):
+            m = driver.metrics()
+            assert (m["diagnosis"], m["online"]) == ("starting", False)
+            assert json.loads(str(m["diagnosis_info"])) == {"code": "starting"}
+            stale = await updates.wait_for(diagnosis("stale"), within=20)
+            assert time.monotonic() - started >= 5.0
+            assert not any(isinstance(u, MetricsChanged) and u.metrics.get("diagnosis")
+                           not in (None, "stale") for u in updates.items[
+                               :updates.items.index(stale)])
+            assert driver.online  # it answers: stale, not lost
+            await cam.inject("restore")
+            ok = await updates.wait_for(diagnosis("ok"))
+            assert isinstance(ok, MetricsChanged)
+            assert json.loads(str(ok.metrics["diagnosis_info"]))["code"] == "measures"

@@ -119,3 +119,72 @@ def test_recorder_without_byte_count_is_judged_on_recording_only() -> None:
     floor.move("interrogation-1", "S1", "O1", "O2")
     floor.set(RECORDER, recording=True)
     assert floor.at(3600).keys("recording_not_running") == set()
+
+
+def _latin_words(text: str, *allowed: str) -> list[str]:
+    """English words in a message, leaving out ids and the allowed names."""
+    import re
+
+    words = re.findall(r"[A-Za-z][A-Za-z_\-0-9]*", text)
+    return [w for w in words if w not in allowed and not w.startswith(("camera-", "S1"))]
+
+
+def test_chinese_message_renders_the_diagnosis_info_in_chinese() -> None:
+    """An edge that sends diagnosis_info (code + parameters): the Chinese message says why
+    in Chinese — no English words — and the English one in English."""
+    floor = occupied()
+    floor.at(10).set(CAMERA, diagnosis="frozen", diagnosis_detail="no change for 12s",
+                     diagnosis_info='{"code":"frozen","seconds":12}')
+    v = floor.evaluate().active[("camera_fault", CAMERA)]
+    assert "画面冻结 (12 秒画面无变化)" in v.message_zh
+    assert _latin_words(v.message_zh) == [], v.message_zh
+    assert "picture frozen (no change for 12s)" in v.message_en
+    floor.at(20).set(CAMERA, diagnosis="dark", diagnosis_detail="luma 30, …",
+                     diagnosis_info='{"code":"measures","luma":30,"spread":9,"blank":0.4,'
+                                    '"sharpness":2.1,"cast":0.3}')
+    v = floor.evaluate().active[("camera_fault", CAMERA)]
+    assert "亮度 30, 反差 9, 无纹理 40%" in v.message_zh and _latin_words(v.message_zh) == []
+    assert "luma 30, spread 9, blank 40%, sharpness 2.1, cast 0.3" in v.message_en
+
+
+def test_lost_camera_with_info_is_worded_in_both_languages() -> None:
+    """The driver reports no_signal and its info just before the DeviceLost: the Chinese
+    message words the loss in Chinese, the English one as the lost reason did."""
+    floor = occupied()
+    floor.at(5).set(CAMERA, diagnosis="no_signal", diagnosis_detail="connection refused",
+                    diagnosis_info='{"code":"connection_refused"}')
+    floor.at(5).lose(CAMERA, "no signal: connection refused")
+    v = floor.evaluate().active[("camera_fault", CAMERA)]
+    assert "离线 (无信号: 连接被拒绝)" in v.message_zh and _latin_words(v.message_zh) == []
+    assert "offline (no signal: connection refused)" in v.message_en
+
+
+@pytest.mark.parametrize("info", ["not json", '{"seconds": 3}', "[1, 2]", '{"code": 7}'])
+def test_bad_diagnosis_info_falls_back_to_the_detail(info: str) -> None:
+    """Info that is not an object with a code (bad input, another edge): the detail as
+    before, in both messages, and no crash."""
+    floor = occupied()
+    floor.at(10).set(CAMERA, diagnosis="frozen", diagnosis_detail="no change for 4s",
+                     diagnosis_info=info)
+    v = floor.evaluate().active[("camera_fault", CAMERA)]
+    assert "(no change for 4s)" in v.message_zh and "(no change for 4s)" in v.message_en
+
+
+def test_unknown_code_shows_code_and_parameters() -> None:
+    """A code this server does not know (a newer edge): shown with its parameters."""
+    floor = occupied()
+    floor.at(10).set(CAMERA, diagnosis="blurred", diagnosis_info='{"code":"fog","level":3}')
+    v = floor.evaluate().active[("camera_fault", CAMERA)]
+    assert "(fog (level 3))" in v.message_zh and "(fog (level 3))" in v.message_en
+
+
+def test_camera_lost_for_another_reason_keeps_the_lost_reason() -> None:
+    """A camera lost while its last diagnosis was ok (its node went away, say): the lost
+    reason, not the old picture measures, is in the message."""
+    floor = occupied()
+    floor.at(5).set(CAMERA, diagnosis="ok", diagnosis_info='{"code":"measures","luma":130,'
+                    '"spread":38,"blank":0.4,"sharpness":1.4,"cast":2.1}')
+    floor.at(6).lose(CAMERA, "node edge-interview lost")
+    v = floor.evaluate().active[("camera_fault", CAMERA)]
+    assert "(node edge-interview lost)" in v.message_en and "luma" not in v.message_en
+    assert "(node edge-interview lost)" in v.message_zh

@@ -119,3 +119,60 @@ async def test_live_view_plays_in_chromium_and_refuses_without_login(mqtt_broker
                     await browser.close()
         finally:
             node.close()
+
+
+async def test_tile_says_in_chinese_that_the_camera_refused_the_credentials(
+        mqtt_broker, tmp_path: Path) -> None:
+    """A camera asking for a login the server has wrong: the tile says so in the wall's
+    language (not FFmpeg's English, never the password); the diagnosis detail on hover is
+    rendered from diagnosis_info in Chinese too."""
+    from playwright.async_api import async_playwright, expect
+
+    from server.camera_credentials import CREDENTIALS_FILE, write_credentials
+
+    if not HAVE_CHROMIUM:
+        pytest.skip("Debian's chromium is not installed")
+    write_credentials(tmp_path / CREDENTIALS_FILE,
+                      f'cameras:\n  {CAMERA}: {{username: viewer, password: "wrong-pw-9"}}\n')
+    async with CameraServer("Interrogation 1", fps=8, credentials=("viewer", "right")) as cam, \
+            running_server(tmp_path, mqtt_broker.url) as server:
+        node = FakeNode(mqtt_broker.port, NODE)
+        try:
+            node.birth()
+            node.device_birth(CAMERA, "camera", {
+                "online": True, "diagnosis": "frozen", "diagnosis_detail": "no change for 12s",
+                "diagnosis_info": '{"code":"frozen","seconds":12}', "stream_url": cam.url})
+
+            async def camera_known() -> bool:
+                cams = (await server.get("/api/live/cameras")).json()
+                return any(c["id"] == CAMERA and c["live"] for c in cams)
+
+            await wait_until(camera_known, "camera born")
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    page = await browser.new_page(viewport={"width": 1920, "height": 1080},
+                                                  locale="zh-CN")
+                    await page.goto(server.base + "/")
+                    await page.fill("input[name=username]", "admin")
+                    await page.fill("input[name=password]", ADMIN_PASSWORD)
+                    await page.click(".login-card button[type=submit]")
+                    await expect(page.locator("#conn")).to_have_attribute(
+                        "data-status", "live", timeout=10_000)
+                    await page.locator('g.zone[data-zone="interrogation-1"]').click()
+                    tile = page.locator("#live-tile")
+                    await expect(tile).to_have_attribute("data-status", "error", timeout=15_000)
+                    state = tile.locator(".live-state")
+                    await expect(state).to_have_text(
+                        "无法获取画面: 摄像机拒绝了登录凭据, 请检查服务器的摄像机凭据文件")
+                    diag = tile.locator(".live-diag")
+                    await expect(diag).to_have_text("画面诊断: 画面冻结")
+                    await expect(diag).to_have_attribute("title", "12 秒画面无变化")
+                    assert "wrong-pw-9" not in await page.content()
+                    shots = REPO / "test-artifacts"
+                    shots.mkdir(exist_ok=True)
+                    await page.screenshot(path=str(shots / "wall-live-view-refused.png"))
+                finally:
+                    await browser.close()
+        finally:
+            node.close()

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from protocol.messages import DeviceEvent, NodeBirth
 from protocol.profiles import load_profiles
-from protocol.site import load_site
+from protocol.site import DeviceRef, load_site
 from simulators.centre import SimulatedCentre
+from simulators.devices.cameras import CameraDevice
+from simulators.devices.video import NetworkVideo
 from simulators.people import Crowd
 from tests.edge.conftest import Seen, watching
 
@@ -23,6 +25,9 @@ async def test_every_node_is_born_and_a_move_is_seen_by_readers(mqtt_broker,
     async with watching(mqtt_broker.port) as w:
         async with SimulatedCentre(site, profiles, mqtt_broker.url, 60, b"k", tmp_path) as c:
             await c.wait_connected()
+            # Every simulated camera shows its room before anyone moves (the demo waits
+            # for this before it says it is running).
+            assert await c.wait_pictures(60) == []
             crowd = Crowd(c)
             crowd.add("S1", "suspect")
             crowd.move(["S1"], "entrance")
@@ -40,3 +45,17 @@ async def test_every_node_is_born_and_a_move_is_seen_by_readers(mqtt_broker,
     born = {s.topic.node for s in w.seen if isinstance(s.message, NodeBirth)}
     assert born == {n.id for n in site.nodes}
     assert crowd.zone_of("S1") == "holding-1"
+
+
+async def test_wait_pictures_names_the_cameras_without_one() -> None:
+    """A camera that answers but never sends a frame is still "starting" when the wait
+    ends: wait_pictures names it (and only it) after the given time."""
+    profile = load_profiles()["camera"]
+    video = NetworkVideo(speed=1.0)
+    refs = [DeviceRef(f"camera-{z}", "camera", z, "edge-x") for z in ("room-a", "room-b")]
+    handles = [video.handle(ref, profile) for ref in refs]
+    silent = handles[1]
+    assert isinstance(silent, CameraDevice)
+    await silent.server.inject("stale")
+    async with video:
+        assert await video.wait_pictures(20) == ["camera-room-b"]
