@@ -126,16 +126,19 @@ class RuleContext:
     wakes: dict[str, float] = field(default_factory=dict)  # unit -> earliest wake-up
     volatile_units: set[str] = field(default_factory=set)
     _held: list[HeldZone] | None = None  # for zone_ids
+    _held_ids: set[str] | None = None  # their ids (worked out first, and more cheaply)
     _held_all: list[HeldZone] | None = None  # for every zone (rules of other scopes)
 
     def held_cache_clear(self) -> None:
         """A new evaluation: the twin may have changed."""
-        self._held = self._held_all = None
+        self._held = self._held_ids = self._held_all = None
 
-    def held_cache_swap(self, held: list[HeldZone] | None) -> list[HeldZone] | None:
+    def held_cache_swap(self, held: tuple[list[HeldZone] | None, set[str] | None]
+                        ) -> tuple[list[HeldZone] | None, set[str] | None]:
         """Replace the held zones worked out for ``zone_ids`` (the engine, around a rule
         that must see every zone); returns the previous ones."""
-        previous, self._held = self._held, held
+        previous = self._held, self._held_ids
+        self._held, self._held_ids = held
         return previous
 
     # ------------------------------------------------------------------ time
@@ -210,20 +213,29 @@ class RuleContext:
             yield from self._held_all
             return
         if self._held is None:
-            self.held_ids()
-        assert self._held is not None
+            zones, ids = self.twin.zones, self.held_ids()
+            order = self.zone_ids if self.zone_ids is not None else zones.keys()
+            self._held = _held_zones(self.twin, [zones[z] for z in order if z in ids])
         for zone in self._held:
             self.unit = zone.id
             yield zone
 
     def held_ids(self) -> set[str]:
-        """The ids of the zones among ``zone_ids`` holding people in custody."""
-        if self._held is None:
-            zones = self.twin.zones
-            states = zones.values() if self.zone_ids is None else \
-                [zones[z] for z in self.zone_ids if z in zones]
-            self._held = _held_zones(self.twin, states)
-        return {zone.id for zone in self._held}
+        """The ids of the zones among ``zone_ids`` holding people in custody (the engine
+        asks first, to skip custody rules; read it, do not modify it)."""
+        if self._held_ids is None:
+            zones, people = self.twin.zones, self.twin.people
+            ids = self.zone_ids if self.zone_ids is not None else zones.keys()
+            held = self._held_ids = set()
+            for zid in ids:
+                zone = zones.get(zid)
+                if zone is not None and zone.occupants:
+                    for pid in zone.occupants:
+                        person = people.get(pid)
+                        if person is not None and person.in_custody:
+                            held.add(zid)
+                            break
+        return self._held_ids
 
     def people(self) -> Iterator[PersonState]:
         """Everyone to look at (person scope: the changed people), sorted by id."""
@@ -287,29 +299,30 @@ class RuleContext:
 
 
 def _held_zones(twin: Twin, zones: Iterable[ZoneState]) -> list[HeldZone]:
+    """The HeldZone of each of ``zones`` that holds someone in custody; everyone in it
+    sorted by id (a person's id is their key in twin.people)."""
     people = twin.people
     held = []
     for zone in zones:
         occupants = zone.occupants
         if not occupants:
             continue
-        present = [people[p] for p in occupants if p in people]
-        custody = [p for p in present if p.in_custody]
-        if not custody:
-            continue
-        present.sort(key=_by_id)
-        custody.sort(key=_by_id)
+        custody: list[PersonState] = []
         staff: list[PersonState] = []
         others: list[PersonState] = []
-        for p in present:
+        for pid in sorted(occupants):
+            p = people.get(pid)
+            if p is None:
+                continue
+            if p.in_custody:
+                custody.append(p)
             if p.role in STAFF_ROLES:
                 staff.append(p)
             elif not p.in_custody:
                 others.append(p)
-        held.append(HeldZone(zone.id, zone.kind, tuple(custody), staffed=bool(staff),
-                             staff=tuple(staff), others=tuple(others)))
+        if custody:
+            held.append(HeldZone(zone.id, zone.kind, tuple(custody), bool(staff), tuple(staff),
+                                 tuple(others)))
     return held
 
 
-def _by_id(person: PersonState) -> str:
-    return person.id

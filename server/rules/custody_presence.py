@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from server.rules.context import RuleContext
 from server.rules.params import ParamSet, SearchSkippedParams, UnattendedPersonParams
 from server.rules.spec import Condition, RuleSpec
+from server.twin import PersonState
 
 
 def unattended_person(ctx: RuleContext, params: ParamSet[UnattendedPersonParams],
@@ -29,20 +30,40 @@ def unattended_person(ctx: RuleContext, params: ParamSet[UnattendedPersonParams]
             )
 
 
+def last_seen(person: PersonState) -> str | None:
+    """The zone the person is in or, between two readers (in no zone), the zone they were
+    last seen in during this custody; None if never seen in it."""
+    if person.zone is not None:
+        return person.zone
+    if not person.timeline:
+        return None
+    zone, _since, until = person.timeline[-1]
+    if until is not None and person.custody_start is not None and until < person.custody_start:
+        return None  # seen in an earlier custody only
+    return zone
+
+
 def search_skipped(ctx: RuleContext, params: ParamSet[SearchSkippedParams],
                    now: float) -> Iterator[Condition]:
-    """A person in custody, not yet searched, anywhere but the entrance and body check."""
-    for zone in ctx.held():
-        unsearched = [p for p in zone.custody if not p.searched]
-        if not unsearched or zone.kind in params.for_kind(zone.kind).allowed_kinds:
+    """A person in custody, not yet searched, anywhere but the entrance and body check.
+
+    Where they are is where they were last seen: walking between two readers (in no zone
+    for a moment) is still beyond the body check, so one violation stays one alarm from
+    the first room past the body check until the search is recorded or the person is back
+    at the entrance or a body check."""
+    for person in ctx.in_custody():
+        if person.searched:
             continue
-        zh, en = ctx.names(zone.id)
-        for person in unsearched:
-            yield Condition(
-                subject=person.id, zone=zone.id,
-                message_zh=f"{zh}: 在押人员 {person.id} 未经人身安全检查",
-                message_en=f"{en}: person in custody {person.id} not searched",
-            )
+        zone = last_seen(person)
+        kind = ctx.kind(zone)
+        if zone is None or kind in params.for_kind(kind).allowed_kinds:
+            continue
+        zh, en = ctx.names(zone)
+        yield Condition(
+            subject=person.id, zone=zone,
+            message_zh=f"{zh}: 在押人员 {person.id} 未经人身安全检查",
+            message_en=f"{en}: person in custody {person.id} not searched",
+        )
 
 
 UNATTENDED_PERSON = RuleSpec(
@@ -56,6 +77,7 @@ UNATTENDED_PERSON = RuleSpec(
     conditions=unattended_person,
     reads=frozenset({"people"}),
     needs_custody=True,
+    hold_in_transit=True,  # walking alone between two rooms: the same alarm
 )
 
 SEARCH_SKIPPED = RuleSpec(
@@ -67,6 +89,7 @@ SEARCH_SKIPPED = RuleSpec(
     basis_en="Four always: a person is always searched before entering the area",
     params=SearchSkippedParams,
     conditions=search_skipped,
-    reads=frozenset({"custody"}),
+    scope="person",  # where the person is, or was last seen (between two readers)
     needs_custody=True,
+    applies=lambda person: not person.searched,
 )

@@ -26,18 +26,25 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from protocol.site import SiteConfig
 from protocol.timing import to_real
 from server.rules.catalogue import CATALOGUE
 from server.rules.context import RuleContext, SiteIndex
-from server.rules.impact import DEVICE, MASKS, NODE, PERSON, ZONE_ALL, ZONE_BITS, ChangeImpact
+from server.rules.impact import (
+    DEVICE,
+    FIRST_PROFILE_BIT,
+    NODE,
+    P_CUSTODY,
+    PERSON,
+    ChangeImpact,
+)
 from server.rules.params import ParamSet, RuleParams, resolve_params
-from server.rules.spec import Condition, ConditionsFn, RuleSpec
-from server.rules.types import SITE_UNIT, AlarmKey, Evaluation, Scope, Violation
+from server.rules.rule_state import SCOPES, SITE, Promises, RuleState, ordered
+from server.rules.spec import Condition, RuleSpec
+from server.rules.types import SITE_UNIT, AlarmKey, Evaluation, Violation
 from server.twin import Changes, Twin
 
 log = logging.getLogger(__name__)
@@ -49,58 +56,6 @@ MIN_GRACE_REAL_S = 0.25
 # (checked every COMPACT_EVERY evaluations).
 HEAP_SLACK = 4
 COMPACT_EVERY = 1024
-
-SCOPES = ("zone", "person", "device", "node", "site")  # RuleSpec.scope, by index
-_SITE = SCOPES.index("site")
-_SCOPE_BIT = (0, PERSON, DEVICE, NODE)
-_Promises = tuple[str, bool, frozenset[str]]  # scope, needs_custody, profiles
-
-
-@dataclass(slots=True)
-class _RuleState:
-    """One enabled rule and what each of its units said at its last run."""
-
-    index: int
-    spec: RuleSpec
-    params: ParamSet[Any]
-    unit_keys: dict[str, tuple[AlarmKey, ...]] = field(default_factory=dict)
-    due: dict[str, float] = field(default_factory=dict)  # unit -> when to re-run it
-    # Copied out of the spec: read for every rule on every evaluation.
-    rule_id: str = ""
-    conditions: ConditionsFn | None = None
-    scope_name: Scope = "site"
-    scope: int = _SITE
-    promises: _Promises | None = None
-    group: int = -1  # index of its promises in RuleEngine._groups
-    applies: Callable[[Any], bool] | None = None
-    filtered: bool = False  # promises or applies: the engine narrows the units first
-    zone_params: dict[str | None, Any] = field(default_factory=dict)  # zone -> its params
-
-    def __post_init__(self) -> None:
-        spec = self.spec
-        self.rule_id, self.conditions = spec.id, spec.conditions
-        self.scope_name, self.scope = spec.scope, SCOPES.index(spec.scope)
-        if spec.scope != "site":
-            if spec.needs_custody or spec.profiles:
-                self.promises = (spec.scope, spec.needs_custody, spec.profiles)
-            self.applies = spec.applies
-            self.filtered = self.promises is not None or self.applies is not None
-
-    def runs_for(self, mask: int) -> bool:
-        """Whether this rule has anything to look at when ``mask`` says what changed."""
-        if self.scope == _SITE:
-            return True
-        if self.scope == 0:  # zone: only if what changed there is something it reads
-            return any(mask & ZONE_BITS[what] for what in self.spec.reads)
-        return bool(mask & _SCOPE_BIT[self.scope])
-
-    def params_of(self, zone: str | None, index: SiteIndex) -> Any:
-        """The zone's parameters (by its kind), looked up once per zone."""
-        params = self.zone_params.get(zone)
-        if params is None:
-            params = self.zone_params[zone] = self.params.for_kind(
-                index.zone_kind.get(zone) if zone is not None else None)
-        return params
 
 
 class RuleEngine:
@@ -123,25 +78,43 @@ class RuleEngine:
         self.started_at: float | None = None
         self._memo: dict[Any, Any] = {}  # RuleContext.memo, kept between evaluations
         enabled = [r for r in self.rules if self.params[r.id].any_enabled]
-        self._states = [_RuleState(i, r, self.params[r.id]) for i, r in enumerate(enabled)]
+        self._states = [RuleState(i, r, self.params[r.id]) for i, r in enumerate(enabled)]
         self._watched = frozenset(p for r in enabled for p in r.watch_profiles)
         self._watching = [s for s in self._states if s.spec.watch_profiles]
         # Rules sharing promises share the work of narrowing the units.
-        self._groups: list[_Promises] = []
+        self._groups: list[Promises] = []
         for state in self._states:
             if state.promises is not None:
                 if state.promises not in self._groups:
                     self._groups.append(state.promises)
                 state.group = self._groups.index(state.promises)
         self._group_scope = [SCOPES.index(g[0]) for g in self._groups]
-        # The rules to run, in catalogue order, for each "what changed" mask.
-        self._plans = [[s for s in self._states if s.runs_for(mask)] for mask in range(MASKS)]
+        self._having: dict[Promises, frozenset[str]] = {}  # _relevant's profile filter
+        self._impact = ChangeImpact(self.index, (
+            p for r in enabled if r.scope == "zone" for p in r.reads_profiles))
+        # A bit per device profile that device rules promise (RuleSpec.profiles): a tag
+        # reader's event does not even look at the door, panic and smoke rules.
+        first = FIRST_PROFILE_BIT << len(self._impact.profile_bit)
+        self._device_bit = {p: first << i for i, p in enumerate(sorted(
+            {p for r in enabled if r.scope == "device" for p in r.profiles}))}
+        for state in self._states:
+            if state.scope_name == "zone":
+                state.read_bits(self._impact.profile_bit)
+            state.kinds_from_params(self.index.zone_kind)
+            if state.scope_name == "device":
+                for p in state.spec.profiles:
+                    state.need |= self._device_bit[p]
+            elif state.scope_name == "person" and state.spec.needs_custody:
+                state.need = P_CUSTODY  # a staff badge moving is none of its business
+        # The rules to run, in catalogue order, for each "what changed" mask (as met).
+        self._plans: dict[int, list[RuleState]] = {}
         self._since: dict[AlarmKey, float] = {}  # raw conditions holding, since when
         self._active: dict[AlarmKey, Violation] = {}
         self._snapshot: dict[AlarmKey, Violation] | None = None  # _active, as last returned
+        self._result: Evaluation | None = None  # the last answer (frozen: shared if equal)
+        self._before: dict[AlarmKey, Violation] | None = None  # _active before a full pass
         self._heap: list[tuple[float, int, str]] = []  # (when, rule index, unit), lazy
         self._volatile: set[tuple[int, str]] = set()  # re-run on every evaluation
-        self._impact = ChangeImpact(self.index)
         self._ctx: RuleContext | None = None  # reused: one evaluation at a time
         self._needs_full = True
         self._evaluations = 0
@@ -191,88 +164,119 @@ class RuleEngine:
         self._needs_full = False
         if self._snapshot is None:
             self._snapshot = dict(self._active)
-        return Evaluation(active=self._snapshot, next_due=self._next_due())
+        next_due = self._next_due()
+        result = self._result
+        if result is None or result.active is not self._snapshot or result.next_due != next_due:
+            result = self._result = Evaluation(active=self._snapshot, next_due=next_due)
+        return result
 
     # ------------------------------------------------------------------ passes
 
     def _full(self, twin: Twin, ctx: RuleContext, now: float) -> None:
-        self._active, self._snapshot = {}, None  # rebuilt in evaluation order
+        # Rebuilt in evaluation order; the violations held in transit are carried over.
+        self._before, self._active, self._snapshot = self._active, {}, None
         self._heap.clear()
         self._volatile.clear()
         ctx.zone_ids = ctx.person_ids = ctx.device_ids = ctx.node_ids = None
-        for state in self._states:
-            state.due.clear()
-            self._run(state, ctx, None, now)
+        try:
+            for state in self._states:
+                state.due.clear()
+                self._run(state, ctx, None, now)
+        finally:
+            self._before = None
         self._impact.reset(twin)
 
     def _incremental(self, twin: Twin, ctx: RuleContext, now: float, changes: Changes) -> None:
-        index = self.index
+        index, impact = self.index, self._impact
         dirty = (set(changes.zones), set(changes.people), set(changes.devices),
                  set(changes.nodes), set[str]())
         if changes.devices or changes.nodes:
-            self._impact.devices(twin, changes, dirty[2])
-        zone_bits = self._impact.zone_bits(twin, changes) if changes.zones or changes.people \
-            else 0
-        states, heap = self._states, self._heap
+            impact.devices(twin, changes, dirty[2])
+        zone_bits = impact.zone_bits(twin, changes) if changes.zones or changes.people else 0
+        person_bits = zone_bits & P_CUSTODY
+        states, heap, zone_all = self._states, self._heap, impact.zone_all
         while heap and heap[0][0] <= now:  # units whose time has come
             when, r, unit = heapq.heappop(heap)
             state = states[r]
             if state.due.get(unit) == when:
                 del state.due[unit]
                 dirty[state.scope].add(unit)
-                zone_bits = ZONE_ALL  # time, not a change: re-run what reads anything
+                # Time, not a change: re-run what reads anything.
+                zone_bits, person_bits = zone_all, P_CUSTODY
         if self._volatile:
             for r, unit in self._volatile:
                 dirty[states[r].scope].add(unit)
             self._volatile.clear()
-            zone_bits = ZONE_ALL
-        watched: set[str] | None = None
+            zone_bits, person_bits = zone_all, P_CUSTODY
+        zone_ids = ordered(dirty[0], index.zone_rank)
+        person_ids = sorted(dirty[1]) if len(dirty[1]) > 1 else list(dirty[1])
+        device_ids = ordered(dirty[2], index.device_rank)
+        node_ids = ordered(dirty[3], index.node_rank)
+        by_scope = (zone_ids, person_ids, device_ids, node_ids)
+        ctx.zone_ids, ctx.person_ids, ctx.device_ids, ctx.node_ids = by_scope
+        mask = ((zone_bits & zone_all if zone_ids else 0)
+                | (PERSON | person_bits if person_ids else 0) | (NODE if node_ids else 0))
+        if device_ids:
+            mask |= DEVICE
+            device_bit, profile_of = self._device_bit, index.device_profile
+            for d in device_ids:
+                mask |= device_bit.get(profile_of.get(d, ""), 0)
+        done: set[int] | None = None
         if self._watched and changes.devices:
+            # Whatever else changed: a watched device changed, every unit may have.
             profile_of = index.device_profile
             watched = {profile_of.get(d, "") for d in changes.devices} & self._watched
-        by_scope = (_ordered(dirty[0], index.zone_rank), sorted(dirty[1]),
-                    _ordered(dirty[2], index.device_rank), _ordered(dirty[3], index.node_rank))
-        ctx.zone_ids, ctx.person_ids, ctx.device_ids, ctx.node_ids = by_scope
-        mask = ((zone_bits if by_scope[0] else 0) | (PERSON if by_scope[1] else 0)
-                | (DEVICE if by_scope[2] else 0) | (NODE if by_scope[3] else 0))
-        relevant: list[list[str] | None] = [None] * len(self._groups)
-        objects = (twin.zones, twin.people, twin.devices, twin.nodes)
-        done: set[int] = set()
-        if watched:  # whatever else changed: a watched device changed, every unit may have
             for state in self._watching:
                 if not watched.isdisjoint(state.spec.watch_profiles):
                     self._run_all(state, ctx, now)
+                    done = done or set()
                     done.add(state.index)
-        for state in self._plans[mask]:  # catalogue order, as a full evaluation
-            if done and state.index in done:
+        plan = self._plans.get(mask)
+        if plan is None:
+            plan = self._plans[mask] = [s for s in states if s.runs_for(mask)]
+        relevant: list[list[str] | None] = [None] * len(self._groups)
+        objects = (twin.zones, twin.people, twin.devices, twin.nodes)
+        for state in plan:  # catalogue order, as a full evaluation
+            if done is not None and state.index in done:
                 continue
-            if state.scope == _SITE:
-                self._run(state, ctx, None, now)
+            if not state.filtered:
+                self._run(state, ctx, None if state.scope == SITE else by_scope[state.scope],
+                          now)
                 continue
+            # Only the units that can hold a condition, and those that held one (so that it
+            # clears); none of either: the rule has nothing to do.
             units = by_scope[state.scope]
-            if state.filtered:  # only units that can hold a condition, or held one
-                known = relevant[state.group] if state.group >= 0 else units
-                if known is None:
-                    known = relevant[state.group] = self._relevant(state.promises, units, ctx)
-                some = known
+            group = state.group
+            if group < 0:
+                some = units
+            else:
+                some = relevant[group]  # type: ignore[assignment]
+                if some is None:
+                    some = relevant[group] = self._relevant(state.promises, units, ctx)
+            if some:
                 applies = state.applies
-                if applies is not None and some:
+                if applies is not None:
                     of = objects[state.scope]
                     some = [u for u in some if u in of and applies(of[u])]
-                if len(some) < len(units) and (state.unit_keys or state.due):
-                    keys, due = state.unit_keys, state.due
-                    some = [u for u in units if u in some or u in keys or u in due]
-                if not some:
-                    continue
-                units = some
-            self._run(state, ctx, units, now)
+                zones_ok = state.zones_ok
+                if zones_ok is not None and some:
+                    some = [u for u in some if u in zones_ok]
+            if some is not units:
+                keys, due = state.unit_keys, state.due
+                if keys or due:
+                    for u in units:
+                        if (u in keys or u in due) and u not in some:
+                            some = [v for v in units if v in some or v in keys or v in due]
+                            break
+            if some:
+                self._run(state, ctx, some, now)
         self._evaluations += 1
         if self._evaluations % COMPACT_EVERY == 0 and \
                 len(heap) > HEAP_SLACK * (sum(len(s.due) for s in states) + 16):
             self._heap = [(when, s.index, u) for s in states for u, when in s.due.items()]
             heapq.heapify(self._heap)
 
-    def _relevant(self, promises: _Promises | None, units: list[str],
+    def _relevant(self, promises: Promises | None, units: list[str],
                   ctx: RuleContext) -> list[str]:
         """The units that a rule with these promises (RuleSpec.needs_custody, .profiles)
         may hold a condition for."""
@@ -285,18 +289,20 @@ class RuleEngine:
             elif scope == "person":
                 people = ctx.twin.people
                 units = [u for u in units if u in people and people[u].in_custody]
-        if profiles:
-            if scope == "device":
-                profile_of = self.index.device_profile
-                units = [u for u in units if profile_of.get(u) in profiles]
-            elif scope == "zone":
-                in_zone = self.index.zone_profiles
-                units = [u for u in units if not profiles.isdisjoint(in_zone.get(u, ()))]
+        if profiles and units:
+            having = self._having.get(promises)
+            if having is None:  # the devices of these profiles, or the zones holding one
+                index = self.index
+                having = self._having[promises] = frozenset(
+                    (d for d, p in index.device_profile.items() if p in profiles)
+                    if scope == "device" else
+                    (z for z, ps in index.zone_profiles.items() if not profiles.isdisjoint(ps)))
+            units = [u for u in units if u in having]
         return units
 
-    def _run_all(self, state: _RuleState, ctx: RuleContext, now: float) -> None:
+    def _run_all(self, state: RuleState, ctx: RuleContext, now: float) -> None:
         saved = ctx.zone_ids, ctx.person_ids, ctx.device_ids, ctx.node_ids
-        held = ctx.held_cache_swap(None)
+        held = ctx.held_cache_swap((None, None))
         ctx.zone_ids = ctx.person_ids = ctx.device_ids = ctx.node_ids = None
         try:
             self._run(state, ctx, None, now)
@@ -306,14 +312,18 @@ class RuleEngine:
 
     # ------------------------------------------------------------------ one rule
 
-    def _run(self, state: _RuleState, ctx: RuleContext,
+    def _run(self, state: RuleState, ctx: RuleContext,
              units: Sequence[str] | None, now: float) -> None:
         """Re-run one rule for ``units`` (None: all of them) and fold the answer into the
         engine's state: holding conditions, active violations and the schedule."""
         unit_keys = state.unit_keys
         old: list[AlarmKey] | None = None
+        hold = state.spec.hold_in_transit
+        old_unit: dict[AlarmKey, str] = {}  # hold_in_transit: the unit each old key had
         if units is None:
             old = [key for keys in unit_keys.values() for key in keys]
+            if hold:
+                old_unit = {key: unit for unit, keys in unit_keys.items() for key in keys}
             unit_keys.clear()
         elif unit_keys:
             for unit in units:
@@ -323,6 +333,8 @@ class RuleEngine:
                         old = list(keys)
                     else:
                         old.extend(keys)
+                    if hold:
+                        old_unit.update((key, unit) for key in keys)
         ctx.scope, ctx.unit = state.scope_name, SITE_UNIT
         new: dict[AlarmKey, str] | None = None  # key -> the unit holding it
         unit_due: dict[str, float] | None = None
@@ -348,15 +360,23 @@ class RuleEngine:
                     unit_due = {unit: due}
                 elif due < unit_due.get(unit, due + 1):
                     unit_due[unit] = due
+        kept: dict[AlarmKey, str] | None = None  # held in transit: key -> its unit
         if old:
             for key in old:
                 if new is None or key not in new:
+                    if hold and self._holds_in_transit(ctx.twin, key, old_unit[key]):
+                        if kept is None:
+                            kept = {}
+                        kept[key] = old_unit[key]
+                        continue
                     self._since.pop(key, None)
                     if self._active.pop(key, None) is not None:
                         self._snapshot = None
-        if new:
+        if new or kept:
             produced: dict[str, list[AlarmKey]] = {}
-            for key, unit in new.items():
+            for key, unit in (new or {}).items():
+                produced.setdefault(unit, []).append(key)
+            for key, unit in (kept or {}).items():
                 produced.setdefault(unit, []).append(key)
             for unit, held in produced.items():
                 unit_keys[unit] = tuple(held)
@@ -383,7 +403,24 @@ class RuleEngine:
                     due_of[unit] = when
                     heapq.heappush(self._heap, (when, state.index, unit))
 
-    def _activate(self, state: _RuleState, key: AlarmKey, cond: Condition, since: float,
+    def _holds_in_transit(self, twin: Twin, key: AlarmKey, zone: str) -> bool:
+        """RuleSpec.hold_in_transit: whether the violation ``key`` about a person, last
+        held in ``zone``, is kept because the person (still in custody) is in no zone, last
+        seen there (walking between two readers).  Only a violation is kept: a condition
+        still in its grace period starts over where the person is seen next."""
+        before = self._active if self._before is None else self._before
+        violation = before.get(key)
+        if violation is None:
+            return False
+        person = twin.people.get(key[1])
+        if person is None or not person.in_custody or person.zone is not None \
+                or not person.timeline or person.timeline[-1][0] != zone:
+            return False
+        if self._before is not None:  # a full pass rebuilds _active: carry it over
+            self._active[key] = violation
+        return True
+
+    def _activate(self, state: RuleState, key: AlarmKey, cond: Condition, since: float,
                   severity: str | None) -> None:
         """The condition is ripe: a Violation (the one already there if nothing changed)."""
         severity = severity or state.spec.severity
@@ -420,10 +457,3 @@ class RuleEngine:
         if device is not None and device.maintenance:
             details["maintenance"] = True
         return details
-
-
-def _ordered(units: set[str], rank: Mapping[str, int]) -> list[str]:
-    """Units in site order (the order a full evaluation visits them)."""
-    if len(units) < 2:
-        return list(units)
-    return sorted(units, key=lambda u: rank.get(u, -1))

@@ -105,6 +105,8 @@ ENVIRONMENT_OUT_OF_RANGE = RuleSpec(
     params=EnvironmentParams,
     conditions=environment_out_of_range,
     scope="zone",  # the sensors of the zones that changed: readings and occupancy
+    reads=frozenset({"occupied", "devices"}),  # only whether anyone is in the room
+    reads_profiles=frozenset({ENV_PROFILE}),
     profiles=frozenset({ENV_PROFILE}),
 )
 

@@ -91,6 +91,7 @@ SEPARATION_VIOLATION = RuleSpec(
     params=SeparationParams,
     conditions=separation_violation,
     reads=frozenset({"custody"}),
+    kinds_param="zone_kinds",
     needs_custody=True,
 )
 
@@ -105,4 +106,5 @@ ZONE_OVER_CAPACITY = RuleSpec(
     conditions=zone_over_capacity,
     reads=frozenset({"custody"}),
     needs_custody=True,
+    applies=lambda zone: zone.config.capacity is not None,  # a room declaring a capacity
 )

@@ -83,6 +83,7 @@ TAG_TAMPER = RuleSpec(
     conditions=tag_tamper,
     scope="person",
     needs_custody=True,
+    applies=lambda person: person.tag_tampered,
 )
 
 TAG_LOW_BATTERY = RuleSpec(

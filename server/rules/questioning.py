@@ -89,30 +89,55 @@ def juvenile_without_guardian(ctx: RuleContext, params: ParamSet[JuvenileGuardia
             )
 
 
-def _latest_session(ctx: RuleContext, person: PersonState, kinds: frozenset[str],
-                    brk: float) -> tuple[float, float | None] | None:
-    """From the timeline alone: (start, end) of the latest run of questioning stays whose
-    gaps are all shorter than ``brk``; end None if the person is in it now."""
-    start: float | None = None
-    end: float | None = None
-    gap_end = 0.0  # where the gap being measured ends (walking back in time)
-    custody_start = person.custody_start
-    for zone, since, until in reversed(person.timeline):
-        if ctx.kind(zone) in kinds:
-            if start is None:
-                end = until
-            elif until is not None and gap_end - until >= brk:
-                break
-            start = gap_end = since
-        elif start is not None and gap_end - since >= brk:
-            break  # this non-questioning stay alone is a full break
-        if custody_start is not None and since <= custody_start:
-            break  # nothing before this custody counts
-    if start is None:
-        return None
-    if custody_start is not None:
-        start = max(start, custody_start)
-    return start, end
+class _SessionWalk:
+    """The latest questioning session of a timeline, walked forward and kept between
+    evaluations: a timeline only grows at its end, and only its last entry is ever changed
+    (its ``until`` when the person moves on), so the closed entries are walked once."""
+
+    __slots__ = ("brk", "custody_start", "done", "end", "kinds", "start", "timeline")
+
+    def __init__(self, timeline: list[tuple[str, float, float | None]],
+                 custody_start: float | None, brk: float, kinds: frozenset[str]) -> None:
+        self.timeline, self.custody_start, self.brk, self.kinds = \
+            timeline, custody_start, brk, kinds
+        self.done = 0  # closed entries walked
+        self.start: float | None = None  # where the latest run of questioning stays began
+        self.end: float | None = None  # the until of its latest stay (None: still in it)
+
+    def fits(self, timeline: list[tuple[str, float, float | None]],
+             custody_start: float | None, brk: float, kinds: frozenset[str]) -> bool:
+        return (timeline is self.timeline and custody_start == self.custody_start
+                and brk == self.brk and kinds == self.kinds
+                and self.done <= max(len(timeline) - 1, 0))
+
+    def step(self, ctx: RuleContext, entry: tuple[str, float, float | None],
+             start: float | None, end: float | None) -> tuple[float | None, float | None]:
+        zone, since, until = entry
+        if self.custody_start is not None and since <= self.custody_start:
+            start = end = None  # nothing before this custody counts
+        if ctx.kind(zone) in self.kinds:
+            # A gap of a full break since the previous stay starts a new session.
+            if start is None or (end is not None and since - end >= self.brk):
+                start = since
+            end = until
+        return start, end
+
+    def session(self, ctx: RuleContext) -> tuple[float, float | None] | None:
+        """(start, end) of the latest run of questioning stays whose gaps are all shorter
+        than the break; end None if the person is in it now."""
+        timeline = self.timeline
+        closed = len(timeline) - 1
+        while self.done < closed:
+            self.start, self.end = self.step(ctx, timeline[self.done], self.start, self.end)
+            self.done += 1
+        start, end = self.start, self.end
+        if timeline:  # the last entry may still change: walked afresh every time
+            start, end = self.step(ctx, timeline[-1], start, end)
+        if start is None:
+            return None
+        if self.custody_start is not None:
+            start = max(start, self.custody_start)
+        return start, end
 
 
 def questioning_session(ctx: RuleContext, person: PersonState, p: NoRestBreakParams,
@@ -120,19 +145,16 @@ def questioning_session(ctx: RuleContext, person: PersonState, p: NoRestBreakPar
     """The start of the person's current questioning session and, if they are out of the
     questioning rooms right now, since when.  A session is a run of stays in questioning
     rooms whose gaps are all shorter than ``break_s``; None when the time since the last
-    stay is a completed break, or they were never questioned.  The timeline part is
-    memoized (it changes only when the person moves)."""
+    stay is a completed break, or they were never questioned.  The walk of the timeline is
+    kept in the engine's memo (_SessionWalk): a move costs one more entry, not the whole
+    timeline again."""
     brk = p.break_s / ctx.speed
-    timeline = person.timeline
-    signature = (len(timeline), timeline[-1] if timeline else None, person.custody_start,
-                 brk, p.zone_kinds)
     key = ("session", person.id)
-    cached = ctx.memo.get(key)
-    if cached is not None and cached[0] == signature:
-        session: tuple[float, float | None] | None = cached[1]
-    else:
-        session = _latest_session(ctx, person, p.zone_kinds, brk)
-        ctx.memo[key] = (signature, session)
+    walk: _SessionWalk | None = ctx.memo.get(key)
+    if walk is None or not walk.fits(person.timeline, person.custody_start, brk, p.zone_kinds):
+        walk = ctx.memo[key] = _SessionWalk(person.timeline, person.custody_start, brk,
+                                            p.zone_kinds)
+    session = walk.session(ctx)
     if session is None:
         return None
     start, end = session
@@ -184,6 +206,7 @@ SINGLE_OFFICER_QUESTIONING = RuleSpec(
     params=SingleOfficerParams,
     conditions=single_officer_questioning,
     reads=frozenset({"people"}),
+    kinds_param="zone_kinds",
     needs_custody=True,
 )
 
@@ -198,6 +221,7 @@ FEMALE_SEARCH_WITHOUT_FEMALE_OFFICER = RuleSpec(
     params=FemaleSearchParams,
     conditions=female_search_without_female_officer,
     reads=frozenset({"people"}),
+    kinds_param="zone_kinds",
     needs_custody=True,
 )
 
@@ -213,6 +237,7 @@ JUVENILE_WITHOUT_GUARDIAN = RuleSpec(
     params=JuvenileGuardianParams,
     conditions=juvenile_without_guardian,
     reads=frozenset({"people"}),
+    kinds_param="zone_kinds",
     needs_custody=True,
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from server.rules.context import RuleContext
+from server.rules.context import RECORDER_PROFILE, RuleContext
 from server.rules.params import ParamSet, RecordingParams
 from server.rules.spec import Condition, RuleSpec
 from server.twin import DeviceState
@@ -117,5 +117,7 @@ RECORDING_NOT_RUNNING = RuleSpec(
     params=RecordingParams,
     conditions=recording_not_running,
     reads=frozenset({"custody", "devices"}),
+    reads_profiles=frozenset({RECORDER_PROFILE}),  # ctx.recorder: the zone's recorder only
+    kinds_param="zone_kinds",
     needs_custody=True,
 )

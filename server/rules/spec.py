@@ -40,7 +40,7 @@ class Condition:
     since: float | None = None  # a known start (a deadline passed): overrides "first seen"
 
 
-ZoneInput = Literal["custody", "people", "devices"]
+ZoneInput = Literal["custody", "people", "occupied", "devices"]
 ConditionsFn = Callable[["RuleContext", ParamSet[Any], float], Iterable[Condition]]
 
 
@@ -75,15 +75,28 @@ class RuleSpec:
 
     * ``reads`` (zone scope): what of the zone the conditions read — ``custody`` (the
       people in custody there), ``people`` (everyone there, custody included),
-      ``devices`` (the zone's devices).  An evaluation whose changes touch none of them
+      ``occupied`` (whether anyone is there at all), ``devices`` (the zone's devices).
+      An evaluation whose changes touch none of them
       (a badge moving for a custody-only rule, a sensor reading for a people-only rule)
       does not re-run the rule.
+    * ``reads_profiles`` (zone scope, with ``devices`` in ``reads``): the only device
+      profiles the conditions read (camera_fault reads the cameras alone); a change to
+      another device of the zone (a tag reader's event) does not re-run the rule.  Empty:
+      any device of the zone.
     * ``needs_custody``: only a zone holding a person in custody (zone scope) or a person
       in custody (person scope) can hold a condition.
     * ``profiles``: only devices of these profiles (device scope) or zones containing one
       (zone scope) can hold a condition.
+    * ``kinds_param`` (zone scope): the name of a parameter listing zone kinds (e.g.
+      ``zone_kinds``); only a zone whose kind is in that parameter (the kind's own value)
+      can hold a condition.
     * ``applies``: only a unit for whose twin object (ZoneState, PersonState, DeviceState,
       NodeState) this cheap test is true can hold a condition.
+    * ``hold_in_transit`` (zone scope, person subjects): a condition about a person in
+      custody who left the zone for no zone (walking between two readers) is kept as it
+      was (since, and active or still in its grace) until they are seen again; then the
+      zone they enter decides.  Without it, every walk between rooms would clear the
+      alarm and raise it again.  Nothing starts while in transit.
     * ``watch_profiles``: a change to any device of these profiles re-runs the rule for all
       of its units (belongings_left reads the locker banks for every released person).
     """
@@ -98,7 +111,10 @@ class RuleSpec:
     title_zh: str = ""
     title_en: str = ""
     reads: frozenset[ZoneInput] = frozenset({"people", "devices"})
+    reads_profiles: frozenset[str] = frozenset()
     needs_custody: bool = False
     profiles: frozenset[str] = frozenset()
+    kinds_param: str = ""
     applies: Callable[[Any], bool] | None = None
     watch_profiles: frozenset[str] = frozenset()
+    hold_in_transit: bool = False

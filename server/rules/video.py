@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from protocol.camera import fault_detail
 from server.rules.context import RuleContext
 from server.rules.params import MAX_GRACE_S, ParamSet, RuleParams
 from server.rules.spec import Condition, RuleSpec
@@ -83,11 +84,15 @@ def camera_fault(ctx: RuleContext, params: ParamSet[CameraFaultParams],
                 text_zh, text_en = DIAGNOSIS_TEXT.get(diagnosis, (diagnosis, diagnosis))
             else:
                 continue
-            suffix = f" ({detail})" if detail else ""
+            # The edge's diagnosis info in each language (protocol/camera.py), else detail.
+            detail_zh, detail_en = fault_detail(camera.status, diagnosis,
+                                                camera.metrics.get("diagnosis_info"), detail)
+            suffix_zh = f" ({detail_zh})" if detail_zh else ""
+            suffix_en = f" ({detail_en})" if detail_en else ""
             yield Condition(
                 subject=camera.id, zone=zone.id,
-                message_zh=f"{zh}: 摄像机 {camera.id} {text_zh}{suffix}, 在押人员 {who} 在场",
-                message_en=f"{en}: camera {camera.id} {text_en}{suffix}, person in custody "
+                message_zh=f"{zh}: 摄像机 {camera.id} {text_zh}{suffix_zh}, 在押人员 {who} 在场",
+                message_en=f"{en}: camera {camera.id} {text_en}{suffix_en}, person in custody "
                            f"{who} present",
                 details={"reason": reason, "diagnosis": diagnosis, "detail": detail,
                          "status": camera.status, "people": zone.custody_ids},
@@ -105,6 +110,7 @@ CAMERA_FAULT = RuleSpec(
     params=CameraFaultParams,
     conditions=camera_fault,
     reads=frozenset({"custody", "devices"}),
+    reads_profiles=frozenset({CAMERA_PROFILE}),
     needs_custody=True,
     profiles=frozenset({CAMERA_PROFILE}),
 )

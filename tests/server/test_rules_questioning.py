@@ -3,9 +3,15 @@ juvenile guardian, separation and capacity (server/rules/questioning.py, holding
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Mapping
 
-from tests.server.test_rules_support import Floor, site_with_rules
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.rules.context import RuleContext
+from server.rules.questioning import questioning_session
+from tests.server.test_rules_support import SITE, T0, Floor, site_with_rules
 
 EPS = 1e-6
 
@@ -210,3 +216,62 @@ def test_zone_over_capacity_after_grace() -> None:
     v = ev.active[("zone_over_capacity", "holding-1")]
     assert v.message_zh == "候问室1: 在押人员 2 人, 超过容量 1 人"
     assert v.details == {"count": 2, "capacity": 1, "people": ["S1", "S2"]}
+
+
+# ---------------------------------------------------------------- the session walk
+
+def _backward_session(kind_of: Mapping[str, str], timeline: list[tuple[str, float, float | None]],
+                      kinds: frozenset[str], brk: float,
+                      custody_start: float | None) -> tuple[float, float | None] | None:
+    """The session as no_rest_break first worked it out: the whole timeline walked back
+    from its end on every call (the oracle for the forward walk kept between calls)."""
+    start: float | None = None
+    end: float | None = None
+    gap_end = 0.0
+    for zone, since, until in reversed(timeline):
+        if kind_of.get(zone) in kinds:
+            if start is None:
+                end = until
+            elif until is not None and gap_end - until >= brk:
+                break
+            start = gap_end = since
+        elif start is not None and gap_end - since >= brk:
+            break
+        if custody_start is not None and since <= custody_start:
+            break
+    if start is None:
+        return None
+    if custody_start is not None:
+        start = max(start, custody_start)
+    return start, end
+
+
+@given(stays=st.lists(st.tuples(st.sampled_from(["interrogation-1", "inquiry-1", "holding-1",
+                                                 "corridor-a", None]),
+                                st.sampled_from([1.0, 100.0, 1000.0, 1799.0, 1800.0, 4000.0])),
+                      max_size=25),
+       custody_at=st.sampled_from([None, 0, 3, 10]))
+@settings(max_examples=200, deadline=None, derandomize=True)
+def test_session_walked_forward_equals_walked_back(stays: list[tuple[str | None, float]],
+                                                   custody_at: int | None) -> None:
+    """no_rest_break's session, kept between calls and extended by each move, equals the
+    session worked out from the whole timeline after every move (None: in no zone)."""
+    floor = Floor()
+    person = floor.person("S1")
+    engine = floor.engine
+    params = engine.params["no_rest_break"].default
+    kind_of = {z.id: z.kind for z in SITE.zones}
+    ctx = RuleContext(floor.twin, engine.index, T0, params=engine.params, memo={})
+    now = T0
+    for i, (zone, seconds) in enumerate(stays):
+        if i == custody_at:
+            person.custody_start = now
+        now += seconds
+        ctx.now = now
+        floor.twin._move(person, zone, now)
+        got = questioning_session(ctx, person, params, now)
+        want = _backward_session(kind_of, person.timeline, params.zone_kinds,
+                                 params.break_s, person.custody_start)
+        if want is not None and want[1] is not None and now - want[1] >= params.break_s:
+            want = None
+        assert got == want, (person.timeline, person.custody_start)

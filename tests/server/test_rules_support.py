@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 from protocol.messages import (
     DeviceBirth,
@@ -60,7 +60,7 @@ class Floor:
 
     # ------------------------------------------------------------------ clock
 
-    def at(self, seconds: float) -> Floor:
+    def at(self, seconds: float) -> Self:
         """Jump to T0 + ``seconds`` of real time."""
         self.now = T0 + seconds
         return self

@@ -66,3 +66,37 @@ def test_replayed_sighting_older_than_the_current_zone_is_ignored() -> None:
                         hist=True)
     _apply(floor, "reader-entrance", DeviceMessage.EVENT, stale)
     assert floor.twin.people["S1"].zone == "holding-1"
+
+
+def test_a_person_in_transit_is_reported_with_the_zone_last_seen() -> None:
+    """Between two readers (in no zone) a person's changes carry the zone they were last
+    seen in (Twin.whereabouts), and so does their arrival in the next zone: the rules that
+    keep a condition there while they walk (RuleSpec.hold_in_transit) look again."""
+    floor = Floor()
+    floor.birth_everything()
+    floor.intake("S1")
+    twin = floor.twin
+    person = twin.people["S1"]
+    assert twin.whereabouts(person) == set()  # never seen
+    assert twin._move(person, "holding-1", floor.now).zones == {"holding-1"}
+    left = twin._move(person, None, floor.now + 1)
+    assert (left.zones, left.people, person.zone) == ({"holding-1"}, {"S1"}, None)
+    assert twin.mark_searched("S1", floor.now + 2).zones == {"holding-1"}
+    arrived = twin._move(person, "corridor-a", floor.now + 3)
+    assert arrived.zones == {"holding-1", "corridor-a"}
+    twin._move(person, None, floor.now + 4)
+    assert twin.release("S1", floor.now + 5).zones == {"corridor-a"}
+
+
+def test_the_twin_modules_are_one_import() -> None:
+    """server.twin re-exports the state records kept in twin_state.py: the rest of the
+    server imports them from server.twin."""
+    import server.twin as twin
+    import server.twin_state as state
+    from server.twin_messages import MessageOps
+    from server.twin_people import PeopleOps
+
+    for name in ("Changes", "PersonState", "DeviceState", "NodeState", "ZoneState",
+                 "STAFF_ROLES", "DEVICE_STALE_FACTOR"):
+        assert getattr(twin, name) is getattr(state, name)
+    assert issubclass(twin.Twin, MessageOps) and issubclass(twin.Twin, PeopleOps)
