@@ -38,6 +38,7 @@ from server.api import (
     maintenance,
     pages,
     people,
+    samples,
     users,
     ws,
 )
@@ -91,6 +92,7 @@ def create_app(config: ServerConfig, ready: asyncio.Event | None = None) -> Fast
                    users.router, pages.router):  # alarm management (docs/alarms.md)
         app.include_router(router)
     app.include_router(live_view.router)  # live camera view over WebRTC (docs/video.md)
+    app.include_router(samples.router)  # recent telemetry from the store (issue #7)
     _mount_dashboards(app)
     return app
 
@@ -114,6 +116,7 @@ async def running(app: FastAPI, config: ServerConfig, site: SiteConfig,
         hub = Hub(metrics)
         key = await asyncio.to_thread(command_key, config)
         link = await stack.enter_async_context(MqttLink(config.mqtt, site.id, key))
+        link.register_metrics(metrics.registry)  # receiver process restarts
         desk = await load_desk(store, site=site, profiles=profiles, twin=twin, book=book,
                                settings=config.alarms, speed=config.speed, hub=hub,
                                config_sections=_config_sections(config, site))
@@ -122,7 +125,7 @@ async def running(app: FastAPI, config: ServerConfig, site: SiteConfig,
         coordinator = Coordinator(site=site, speed=config.speed, twin=twin,
                                   engine=RuleEngine(site, config.speed), book=book,
                                   store=store, link=link, hub=hub, metrics=metrics,
-                                  desk=desk)
+                                  desk=desk, storage=config.storage)
         for name, value in (("coordinator", coordinator), ("auth", authenticator),
                             ("hub", hub), ("link", link), ("metrics", metrics),
                             ("store", store)):

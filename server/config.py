@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -31,6 +31,11 @@ class MqttSettings(StrictModel):
     keepalive_s: int = Field(default=10, ge=2, le=3600)
     username: str | None = None
     password: str | None = None
+    receiver: Literal["process", "thread"] = Field(
+        default="process",
+        description="process: paho receives in a child process, in parallel with the "
+                    "coordinator (faster on 2+ cores); thread: in a thread of the server "
+                    "(server/ingest.py)")
 
     @field_validator("url")
     @classmethod
@@ -63,6 +68,19 @@ class AuthSettings(StrictModel):
     token_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
 
 
+class StorageSettings(StrictModel):
+    """The embedded store's recent time series (server/store/sqlite.py ``samples``)."""
+
+    samples_retention_days: float = Field(default=7.0, gt=0, le=3650,
+                                          description="telemetry samples kept this long")
+    prune_interval_s: float = Field(default=60.0, ge=1, le=86400,
+                                    description="how often expired samples are deleted")
+
+    @property
+    def samples_retention_s(self) -> float:
+        return self.samples_retention_days * 86400
+
+
 class ServerConfig(StrictModel):
     site: str = Field(default="reference", description="bundled site name or path")
     profiles_dir: Path | None = None
@@ -73,7 +91,11 @@ class ServerConfig(StrictModel):
     command_key_file: Path | None = Field(default=None,
                                           description="default <data_dir>/command.key")
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    camera_credentials_file: Path | None = Field(
+        default=None, description="the live view's camera logins (server/camera_credentials.py); "
+                                  "default <data_dir>/camera-credentials.yaml")
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)  # docs/alarms.md
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
 def load_server_config(path: str | Path) -> ServerConfig:

@@ -9,10 +9,11 @@ The dashboard reconnects and receives a fresh snapshot.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from server.metrics import ServerMetrics
 
@@ -59,4 +60,7 @@ class Hub:
 
 
 def encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    """Compact UTF-8 JSON, as ``json.dumps(message, ensure_ascii=False,
+    separators=(",", ":"))`` wrote it, several times faster (the coordinator broadcasts
+    on every batch)."""
+    return msgspec.json.encode(message).decode()

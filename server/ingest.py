@@ -1,10 +1,29 @@
 """The server's MQTT link: uplink messages in (batched onto the event loop), acks, commands
 and the retained server state out.
 
-paho-mqtt runs its network loop in its own thread (``loop_start``).  Incoming messages are
-appended to a list under a lock and one drain is scheduled on the asyncio loop per burst,
-so a busy broker costs one ``call_soon_threadsafe`` per batch, not per message.  paho's
-built-in reconnect (with backoff) keeps the link up; on every (re)connect the server
+Two receivers, chosen by ``mqtt.receiver`` (server/config.py):
+
+``process`` (default)
+    A child process (server/ingest_receiver.py, supervised by server/ingest_relay.py) runs
+    its own paho client for the uplink subscriptions and sends the messages here in
+    batches, one msgpack frame each.  paho parses MQTT packets in Python; in a thread that
+    work shares the GIL with the coordinator, in a process it runs on another core
+    (scripts/profile_ingest.py measures both).  This process keeps a second connection
+    for everything it publishes; the Will and the retained online/offline state belong
+    to it, and "online" is announced only once both connections are up (the receiver
+    subscribed), again after either came back: edges answering a new session with their
+    births are then heard.  ``connected`` means both are up.
+``thread``
+    paho's network loop in a thread of this process, receiving and publishing;
+    ``connected`` once the broker granted the subscriptions.
+
+In the thread receiver, paho runs its network loop in its own thread (``loop_start``).
+Incoming messages are appended to a list under a lock; the first one after a quiet spell
+wakes the asyncio loop (``call_soon_threadsafe``), which then takes the list every
+``DRAIN_INTERVAL_S`` for as long as messages keep coming.  A busy broker thus costs a few
+hundred hand-overs a second, not one per message (each wake-up from another thread is a
+pipe write and a hand-over of the GIL; per message they halved the link's throughput).
+paho's built-in reconnect (with backoff) keeps the link up; on every (re)connect the server
 re-announces itself online and re-subscribes (clean session).
 """
 
@@ -15,12 +34,12 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import CollectorRegistry, Counter
 
 from protocol import topics
 from protocol.codec import encode, now_ms, sign_command
@@ -28,17 +47,13 @@ from protocol.messages import Command, EventAck, Message, ServerState
 from protocol.transport import disable_nagle
 from server.config import MqttSettings
 from server.errors import ServerError
+from server.ingest_receiver import Inbound as Inbound  # the receivers' unit, re-exported
+from server.ingest_relay import ReceiverProcess
 
 log = logging.getLogger(__name__)
 
 COMMAND_TTL_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    topic: str
-    payload: bytes
-    received: float  # epoch seconds, when paho handed it over
+DRAIN_INTERVAL_S = 0.002  # while messages keep coming, hand them over this often
 
 
 class MqttLinkError(ServerError):
@@ -55,7 +70,9 @@ class MqttLink:
         self.command_key = command_key
         self.session = uuid.uuid4().hex
         self.batches: asyncio.Queue[list[Inbound]] = asyncio.Queue()
-        self.connected = False
+        self._broker_up = False  # this process's own connection
+        self._subscribed = False  # thread receiver: the broker granted the subscriptions
+        self._announced = False  # "online" published since both connections came up
         self._connected_event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -76,6 +93,41 @@ class MqttLink:
         self._client.on_socket_open = lambda client, userdata, sock: disable_nagle(sock)
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._receiver: ReceiverProcess | None = None
+        self._restarts_counter: Counter | None = None
+        if settings.receiver == "process":
+            self._receiver = ReceiverProcess(
+                settings, f"{client_id[:60]}-rx", topics.uplink_filters(site_id),
+                deliver=self.batches.put_nowait, on_state=self._state_changed,
+                on_restart=self._count_restart)
+
+    @property
+    def connected(self) -> bool:
+        """True while messages can come in and go out."""
+        if self._receiver is None:
+            return self._broker_up and self._subscribed
+        return self._broker_up and self._receiver.up
+
+    @property
+    def receiver_pid(self) -> int | None:
+        """The receiver process's pid (``mqtt.receiver: process``), else None."""
+        return self._receiver.pid if self._receiver is not None else None
+
+    @property
+    def receiver_restarts(self) -> int:
+        return self._receiver.restarts if self._receiver is not None else 0
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """Count receiver restarts in ``custodywatch_mqtt_receiver_restarts_total``."""
+        self._restarts_counter = Counter(
+            "custodywatch_mqtt_receiver_restarts", "MQTT receiver processes that died and "
+            "were restarted", registry=registry)
+        self._restarts_counter.inc(self.receiver_restarts)
+
+    def _count_restart(self) -> None:
+        if self._restarts_counter is not None:
+            self._restarts_counter.inc()
 
     @property
     def _state_topic(self) -> str:
@@ -89,15 +141,19 @@ class MqttLink:
         log.info("connecting to MQTT broker %s:%d", s.host, s.port)
         self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
         self._client.loop_start()  # retries the first connection too
+        if self._receiver is not None:
+            self._receiver.start()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._receiver is not None:
+            await self._receiver.stop()
         await asyncio.to_thread(self._shutdown)
 
     def _shutdown(self) -> None:
         # A clean DISCONNECT suppresses the Will, so say "offline" explicitly first.
-        if self.connected:
+        if self._broker_up:
             info = self._client.publish(self._state_topic,
                                         encode(ServerState(ts=now_ms(), online=False)),
                                         qos=1, retain=True)
@@ -105,7 +161,7 @@ class MqttLink:
                 info.wait_for_publish(timeout=2.0)
             except (RuntimeError, ValueError) as err:
                 log.warning("could not publish offline state: %s", err)
-        self.connected = False  # a deliberate disconnect, not a link failure
+        self._broker_up = False  # a deliberate disconnect, not a link failure
         self._client.disconnect()
         self._client.loop_stop()
         log.info("MQTT link closed")
@@ -120,21 +176,30 @@ class MqttLink:
         if reason_code.is_failure:
             log.error("MQTT broker refused the connection: %s", reason_code)
             return
-        self.connected = True
+        self._broker_up = True
         log.info("MQTT link up%s", " (reconnected)" if self._was_connected else "")
         self._was_connected = True
+        if self._receiver is not None:  # it subscribes; "online" once both are up
+            self._call_in_loop(self._state_changed)
+            return
         client.publish(self._state_topic,
                        encode(ServerState(ts=now_ms(), online=True, session=self.session)),
                        qos=1, retain=True)
         client.subscribe([(f, 1) for f in topics.uplink_filters(self.site_id)])
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reason_codes: Any, properties: Any) -> None:
+        self._subscribed = True  # connected from now on: nothing published is missed
         self._call_in_loop(self._connected_event.set)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason_code: Any, properties: Any) -> None:
-        if self.connected:
+        if self._broker_up:
             log.warning("MQTT link down: %s (paho reconnects with backoff)", reason_code)
-        self.connected = False
-        self._call_in_loop(self._connected_event.clear)
+        self._broker_up = False
+        self._subscribed = False
+        self._call_in_loop(self._state_changed if self._receiver is not None
+                           else self._connected_event.clear)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         item = Inbound(message.topic, bytes(message.payload), time.time())
@@ -155,12 +220,30 @@ class MqttLink:
 
     # ------------------------------------------------------------------ event loop
 
+    def _state_changed(self) -> None:
+        """Process receiver: either connection went up or down."""
+        if not self.connected:
+            self._announced = False
+            self._connected_event.clear()
+            return
+        if not self._announced:
+            self._announced = True
+            self.publish(self._state_topic, ServerState(ts=now_ms(), online=True,
+                                                        session=self.session), retain=True)
+        self._connected_event.set()
+
     def _drain(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
-            self._drain_scheduled = False
-        if batch:
-            self.batches.put_nowait(batch)
+            if not batch:  # quiet: the next message wakes the loop at once
+                self._drain_scheduled = False
+                return
+        self.batches.put_nowait(batch)
+        # Traffic flows: look again shortly instead of being woken per message.  Each
+        # wake-up from paho's thread costs a pipe write and a hand-over of the GIL.
+        loop = self._loop
+        if loop is not None:
+            loop.call_later(DRAIN_INTERVAL_S, self._drain)
 
     def publish(self, topic: str, message: Message, *, retain: bool = False, qos: int = 1) -> None:
         """Queue a message for the broker (paho buffers it while the link is down)."""

@@ -22,6 +22,10 @@ class ServerMetrics:
                                     ["reason"], registry=r)
         self.events_stored = Counter("custodywatch_events_stored", "Device events stored "
                                      "(replays included)", registry=r)
+        self.samples_stored = Counter("custodywatch_samples_stored", "Telemetry samples "
+                                      "stored (the recent time series)", registry=r)
+        self.samples_pruned = Counter("custodywatch_samples_pruned", "Telemetry samples "
+                                      "deleted after the retention", registry=r)
         self.rebirths = Counter("custodywatch_rebirth_requests", "Rebirth commands sent",
                                 registry=r)
         self.alarm_changes = Counter("custodywatch_alarm_changes", "Alarm transitions",

@@ -6,11 +6,17 @@ MQTT link (server/ingest.py) it:
 1. parses the topic and decodes the payload (hostile input: every refusal is counted in
    ``custodywatch_bad_messages_total{reason}`` and logged once per (reason, node));
 2. applies it to the twin (server/twin.py), which answers what changed;
-3. evaluates the rules (server/rules/engine.py) and syncs the alarm book
-   (server/alarms/lifecycle.py);
-4. stores events, alarm transitions and people in one transaction, then acknowledges the
-   stored events to their nodes (EventAck), asks out-of-step nodes for a rebirth;
-5. pushes changed alarms, zones and devices to the WebSocket hub.
+3. evaluates the rules (server/rules/engine.py) once for the whole batch and syncs the
+   alarm book (server/alarms/lifecycle.py);
+4. stores events, telemetry samples, alarm transitions and people in one transaction,
+   then acknowledges the stored events to their nodes (one EventAck per node), asks
+   out-of-step nodes for a rebirth;
+5. pushes changed alarms, zones and devices to the WebSocket hub, once each per batch.
+
+The per-message part (1-2) is the hot path at 10,000 msg/s (issue #7; measured with
+scripts/profile_ingest.py): parsed topics are cached, counters are counted per batch, and
+a backlog is taken at most ``MAX_BATCH`` messages per step so the event loop stays
+responsive.  Expired samples are pruned by a separate task (server/store/retention.py).
 
 A timer task wakes when the engine's ``next_due`` or the twin's next heartbeat deadline
 arrives and runs the same evaluation path.  Custody and alarm operations of the API come
@@ -26,11 +32,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from protocol.codec import decode_for_topic
+from protocol.codec import decode, type_for
 from protocol.errors import ProtocolError
-from protocol.messages import DeviceEvent
+from protocol.messages import DeviceBirth, DeviceData, DeviceEvent, Message
 from protocol.site import SiteConfig
-from protocol.topics import parse_topic
+from protocol.topics import Topic, parse_topic
 from server.alarms.lifecycle import Alarm, AlarmBook, AlarmChange
 from server.alarms.settings import AlarmSettings
 from server.alerts.desk import AlarmDesk, Outcome
@@ -41,6 +47,7 @@ from server.api.views import (
     zone_json,
     zone_severities,
 )
+from server.config import StorageSettings
 from server.custody import CustodyLimits
 from server.custody_desk import CustodyDesk
 from server.errors import Conflict, NotFound, ServerError, UnknownIdentity
@@ -48,22 +55,27 @@ from server.hub import Hub
 from server.ingest import Inbound, MqttLink
 from server.metrics import ServerMetrics
 from server.rules.engine import RuleEngine
-from server.store.records import AuditEntry, EventRecord, WriteBatch
+from server.store.people import restore_people as restore_people  # app.py imports it here
+from server.store.records import AuditEntry, EventRecord, SampleRecord, WriteBatch
+from server.store.retention import prune_samples_forever
 from server.store.sqlite import SqliteStore
-from server.twin import Changes, PersonState, Twin
+from server.twin import Changes, Twin
 
 log = logging.getLogger(__name__)
 
 MAX_TIMER_SLEEP_S = 1.0  # safety net only: the timer normally wakes exactly when due
 REBIRTH_MIN_INTERVAL_S = 5.0  # per node, so a chattering node is not flooded
 MAX_ACK_IDS = 4096  # EventAck.ids limit
+MAX_BATCH = 2000  # messages per coordinator step (one transaction) when a backlog built up
+TOPIC_CACHE_SIZE = 20_000  # parsed uplink topics (a centre has a few thousand)
 T = TypeVar("T")
 
 
 class Coordinator:
     def __init__(self, *, site: SiteConfig, speed: float, twin: Twin, engine: RuleEngine,
                  book: AlarmBook, store: SqliteStore, link: MqttLink, hub: Hub,
-                 metrics: ServerMetrics, desk: AlarmDesk | None = None) -> None:
+                 metrics: ServerMetrics, desk: AlarmDesk | None = None,
+                 storage: StorageSettings | None = None) -> None:
         self.site = site
         self.speed = speed
         self.twin = twin
@@ -73,6 +85,9 @@ class Coordinator:
         self.link = link
         self.hub = hub
         self.metrics = metrics
+        self.storage = storage or StorageSettings()
+        self._topics: dict[str, tuple[Topic, type[Message]]] = {}
+        self._last_zone: dict[str, dict[str, Any]] = {}  # as last pushed
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._next_due: float | None = None
@@ -93,6 +108,7 @@ class Coordinator:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._ingest_loop(), name="coordinator-ingest")
             tg.create_task(self._timer_loop(), name="coordinator-timer")
+            tg.create_task(self._retention_loop(), name="coordinator-retention")
 
     async def _ingest_loop(self) -> None:
         queue = self.link.batches
@@ -102,10 +118,13 @@ class Coordinator:
             while not queue.empty():
                 batch.extend(queue.get_nowait())
             self.metrics.queue_depth.set(queue.qsize())
-            try:
-                await self.handle_batch(batch)
-            except Exception:  # a bug must not stop ingest; the edges will replay events
-                log.exception("coordinator failed on a batch of %d messages", len(batch))
+            # A backlog goes in steps: each one transaction, the loop free in between.
+            for i in range(0, len(batch), MAX_BATCH):
+                try:
+                    await self.handle_batch(batch[i:i + MAX_BATCH])
+                except Exception:  # a bug must not stop ingest; the edges replay events
+                    log.exception("coordinator failed on a batch of %d messages",
+                                  len(batch[i:i + MAX_BATCH]))
 
     async def _timer_loop(self) -> None:
         while True:
@@ -125,6 +144,9 @@ class Coordinator:
             except TimeoutError:
                 pass
 
+    async def _retention_loop(self) -> None:
+        await prune_samples_forever(self.store, self.storage, self.metrics.samples_pruned)
+
     def _due(self) -> float | None:
         candidates = [t for t in (self._next_due, self.twin.next_sweep_due(),
                                   self.desk.next_due()) if t is not None]
@@ -136,42 +158,68 @@ class Coordinator:
         async with self._lock:
             now = time.time()
             changes = Changes()
-            events: list[EventRecord] = []
+            step = WriteBatch()
             rebirth: set[str] = set()
+            counted: dict[str, int] = defaultdict(int)
             for item in batch:
-                self._apply(item, now, changes, events, rebirth)
-            alarm_changes = self._evaluate(now, changes)
-            people = [self.twin.people[p] for p in changes.people if p in self.twin.people]
-            await self._write(WriteBatch(events=events, alarm_changes=alarm_changes,
-                                         people=people), now)
-            self._ack(events)
+                self._apply(item, now, changes, step, rebirth, counted)
+            for name, n in counted.items():
+                self.metrics.messages.labels(name).inc(n)
+            step.alarm_changes = self._evaluate(now, changes)
+            step.people = [self.twin.people[p] for p in changes.people
+                           if p in self.twin.people]
+            await self._write(step, now)
+            self._ack(step.events)
+            self.metrics.samples_stored.inc(len(step.samples))
             for node in rebirth:
                 self._request_rebirth(node, now)
-            self._push(changes, alarm_changes)
+            self._push(changes, step.alarm_changes)
 
-    def _apply(self, item: Inbound, now: float, changes: Changes,
-               events: list[EventRecord], rebirth: set[str]) -> None:
+    def _parse(self, text: str) -> tuple[Topic, type[Message]]:
+        """The uplink topic and its payload type, cached by the topic's text."""
+        known = self._topics.get(text)
+        if known is not None:
+            return known
+        topic = parse_topic(text)
+        if topic.site != self.site.id or topic.node is None:
+            raise ProtocolError("topic", f"not an uplink topic of this site: {text[:200]}")
+        known = (topic, type_for(topic))
+        if len(self._topics) >= TOPIC_CACHE_SIZE:  # only a hostile sender gets here
+            self._topics.clear()
+        self._topics[text] = known
+        return known
+
+    def _apply(self, item: Inbound, now: float, changes: Changes, step: WriteBatch,
+               rebirth: set[str], counted: dict[str, int]) -> None:
+        topic: Topic | None = None
         try:
-            topic = parse_topic(item.topic)
-            if topic.site != self.site.id or topic.node is None:
-                raise ProtocolError("topic", f"not an uplink topic of this site: {item.topic}")
-            msg = decode_for_topic(topic, item.payload)
+            topic, message_type = self._parse(item.topic)
+            msg = decode(item.payload, message_type)
             applied = self.twin.apply(topic, msg, now)
         except ProtocolError as err:
             self._refuse(err.reason, item.topic, err.detail)
             return
         except UnknownIdentity as err:
             self._refuse(err.reason, item.topic, err.detail)
-            if topic.node is not None and topic.node in self.twin.nodes:  # clock, seq read
+            if topic is not None and topic.node in self.twin.nodes:  # clock, seq read
                 changes.nodes.add(topic.node)
             return
-        self.metrics.messages.labels(type(msg).__name__).inc()
+        assert topic.node is not None  # _parse refuses anything else
+        counted[message_type.__name__] += 1
         changes.merge(applied)
         if applied.rebirth:
             rebirth.add(topic.node)
-        if isinstance(msg, DeviceEvent) and topic.device is not None:
-            events.append(EventRecord(msg.id, topic.node, topic.device, msg.kind,
-                                      dict(msg.data), msg.ts, item.received, msg.hist))
+        if topic.device is None:
+            return
+        if isinstance(msg, DeviceEvent):
+            step.events.append(EventRecord(msg.id, topic.node, topic.device, msg.kind,
+                                           dict(msg.data), msg.ts, item.received, msg.hist))
+        elif isinstance(msg, DeviceData) or (isinstance(msg, DeviceBirth) and msg.metrics):
+            # The recent time series: every telemetry report as it came (replayed ones
+            # with their own time), and the values a device announces at birth.
+            step.samples.append(SampleRecord(topic.device, msg.ts, item.received,
+                                             dict(msg.metrics),
+                                             isinstance(msg, DeviceData) and msg.hist))
 
     def _refuse(self, reason: str, topic: str, detail: str) -> None:
         self.metrics.bad_messages.labels(reason).inc()
@@ -238,6 +286,9 @@ class Coordinator:
         return alarm_changes
 
     def _push(self, changes: Changes, alarm_changes: list[AlarmChange]) -> None:
+        if not self.hub.clients:  # nobody to tell; a new client starts from a snapshot
+            self._last_zone.clear()
+            return
         for change in alarm_changes:
             self.hub.broadcast({"type": "alarm", "alarm": alarm_json(change.alarm)})
         zones = set(changes.zones) | {c.alarm.zone for c in alarm_changes if c.alarm.zone}
@@ -245,8 +296,12 @@ class Coordinator:
             severities = zone_severities(self.book.all())
             for z in sorted(zones):
                 if z in self.twin.zones:
-                    self.hub.broadcast({"type": "zone", "zone": zone_json(
-                        self.twin, self.twin.zones[z], severities.get(z))})
+                    view = zone_json(self.twin, self.twin.zones[z], severities.get(z))
+                    # A device's telemetry marks its zone changed; what the zone shows
+                    # (occupants, status) mostly did not: push only what is news.
+                    if self._last_zone.get(z) != view:
+                        self._last_zone[z] = view
+                        self.hub.broadcast({"type": "zone", "zone": view})
         for d in sorted(changes.devices):
             if d in self.twin.devices:
                 self.hub.broadcast({"type": "device", "device": device_json(self.twin.devices[d])})
@@ -342,14 +397,3 @@ class Coordinator:
                 "alarms": [alarm_json(a) for a in self.alarms() if a.state != "cleared"],
                 "devices": self.devices()}
 
-
-def restore_people(twin: Twin, people: list[PersonState], now: float) -> None:
-    """Put people stored before a restart back into the twin, in their last known zone
-    (readers only report changes, so occupancy would otherwise be lost)."""
-    for person in people:
-        zone = person.zone if person.zone in twin.zones else None
-        person.zone = None
-        twin.register(person, now)
-        if zone is not None:
-            person.zone = zone
-            twin.zones[zone].occupants.add(person.id)

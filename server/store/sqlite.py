@@ -2,11 +2,18 @@
 
 Every statement runs on one dedicated thread (a single-worker executor), so the event loop
 never blocks on disk and SQLite sees exactly one writer.  A coordinator step's writes
-(events, alarm transitions, people, audit) are one transaction.
+(events, telemetry samples, alarm transitions, people, audit) are one transaction, its rows
+inserted with ``executemany``.
 
 Events are keyed by the edge's event id: a replayed event (the edge did not get our ack)
 is ignored on insert and acknowledged again, which makes replay idempotent.  The audit
 table is append-only and hash-chained (sha256 over the previous hash and the entry).
+
+Telemetry (DeviceData, and the values a device announces in its birth) is kept as the
+recent time series: one ``samples`` row per report, its metrics as JSON, read back by
+device and time (``GET /api/devices/{id}/samples``).  Old rows are deleted in small
+chunks (:meth:`SqliteStore.prune_samples`, driven by the coordinator) so that retention
+never holds the writer for long; long-term series belong in InfluxDB (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from server.errors import ServerError
 from server.store.records import (
     AuditEntry,
     EventRecord,
+    SampleRecord,
     UserRecord,
     WriteBatch,
     alarm_from_json,
@@ -35,6 +43,7 @@ from server.store.records import (
     dumps,
     person_from_json,
     person_to_json,
+    to_json,
 )
 from server.twin import PersonState
 
@@ -73,6 +82,10 @@ CREATE TABLE IF NOT EXISTS alarm_state (
     kind TEXT NOT NULL, key TEXT NOT NULL, updated REAL NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS alarm_history_at ON alarm_history(at);
+CREATE TABLE IF NOT EXISTS samples (
+    id INTEGER PRIMARY KEY, device TEXT NOT NULL, ts INTEGER NOT NULL,
+    received REAL NOT NULL, hist INTEGER NOT NULL, metrics TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS samples_device_ts ON samples(device, ts);
 """
 
 
@@ -142,8 +155,13 @@ class SqliteStore:
             db.executemany(
                 "INSERT OR IGNORE INTO events (id, node, device, kind, data, ts, received, hist)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(e.id, e.node, e.device, e.kind, dumps(e.data), e.ts, e.received, int(e.hist))
-                 for e in batch.events])
+                [(e.id, e.node, e.device, e.kind, to_json(e.data), e.ts, e.received,
+                  int(e.hist)) for e in batch.events])
+            db.executemany(
+                "INSERT INTO samples (device, ts, received, hist, metrics)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(m.device, m.ts, m.received, int(m.hist), to_json(m.metrics))
+                 for m in batch.samples])
             for change in batch.alarm_changes:
                 a = change.alarm
                 data = alarm_to_json(a)
@@ -240,6 +258,36 @@ class SqliteStore:
             return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], bool(r[7]))
                     for r in rows]
         return await self._run(query)
+
+    async def samples(self, device: str, since_ms: int = 0, until_ms: int | None = None,
+                      limit: int = 1000) -> list[SampleRecord]:
+        """A device's samples with ``since_ms <= ts < until_ms``: the latest ``limit``
+        of them, oldest first."""
+        def query() -> list[SampleRecord]:
+            rows = self.db.execute(
+                "SELECT * FROM (SELECT id, ts, received, hist, metrics FROM samples"
+                " WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, id DESC LIMIT ?)"
+                " ORDER BY ts, id",
+                (device, since_ms, until_ms if until_ms is not None else 2**62,
+                 limit)).fetchall()
+            return [SampleRecord(device, r[1], r[2], json.loads(r[4]), bool(r[3]))
+                    for r in rows]
+        return await self._run(query)
+
+    async def prune_samples(self, received_before: float, chunk: int = 2000) -> int:
+        """Delete up to ``chunk`` of the oldest samples received before
+        ``received_before``; return how many went (``chunk``: call again).
+
+        Only the first ``chunk`` rows in insertion order are looked at, which the primary
+        key finds without a scan; rows arrive in ``received`` order, so the expired ones
+        are that prefix.  One short transaction per chunk: ingest's writes queue behind
+        at most one of them."""
+        def delete() -> int:
+            cur = self.db.execute(
+                "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?)"
+                " AND received < ?", (chunk, received_before))
+            return cur.rowcount
+        return await self._run(delete)
 
     async def audit_entries(self, person: str | None = None,
                             limit: int = 1000) -> list[AuditEntry]:

@@ -3,16 +3,20 @@ rebirth requests."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from protocol import topics
 from protocol.codec import decode, verify_command
 from protocol.messages import Command, EventAck, ServerState
+from server.config import MqttSettings
+from server.ingest import Inbound, MqttLink
 from server.store.sqlite import SqliteStore
 from tests.conftest import Broker
 from tests.server.test_api_support import (
@@ -133,3 +137,32 @@ async def test_data_without_birth_asks_for_signed_rebirth(tmp_path: Path,
         assert decode(state, ServerState).online is False
     finally:
         late.close()
+
+
+async def test_link_hands_over_every_message_in_order_in_batches() -> None:
+    """Messages arriving from paho's thread reach the event loop in order and complete, in
+    fewer batches than messages while they keep coming; once quiet, the link stops
+    looking and the next message is handed over on its own."""
+    link = MqttLink(MqttSettings(receiver="thread"), SITE, b"k" * 32)
+    link._loop = asyncio.get_running_loop()
+    topic = topics.node_topic(SITE, "edge-intake", topics.NodeMessage.HEARTBEAT)
+
+    def deliver(n: int, start: int = 0) -> None:
+        for i in range(start, start + n):
+            message = mqtt.MQTTMessage(topic=topic.encode())
+            message.payload = str(i).encode()
+            link._on_message(link._client, None, message)
+
+    await asyncio.to_thread(deliver, 5000)
+    got: list[Inbound] = []
+    batches = 0
+    while len(got) < 5000:
+        got += await asyncio.wait_for(link.batches.get(), 5)
+        batches += 1
+    assert [int(item.payload) for item in got] == list(range(5000))
+    assert all(item.topic == topic for item in got) and batches < 5000
+    await asyncio.sleep(0.05)
+    assert not link._drain_scheduled  # quiet: no timer left running
+    await asyncio.to_thread(deliver, 1, 5000)
+    late = await asyncio.wait_for(link.batches.get(), 5)
+    assert [item.payload for item in late] == [b"5000"]
