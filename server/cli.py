@@ -97,10 +97,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_modbus_bench_arguments(bench_modbus)
     _add_common(bench_modbus)
 
+    _add_perf_benches(bench_sub)
+
     from server.audit import add_audit_parser  # argparse only; the checks load on use
 
     _add_common(add_audit_parser(sub))
     return parser
+
+
+def _add_perf_benches(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The whole-server benches of issue #7 (server/perf/, docs/benchmarks.md)."""
+    from server.perf.cli import PERF_BENCHES  # argparse only; the benches load on use
+
+    for name, (help_text, add_arguments, default_seconds) in PERF_BENCHES.items():
+        p = bench_sub.add_parser(name, help=help_text)
+        p.add_argument("--json", action="store_true", help="one JSON object on the last line")
+        p.add_argument("--seconds", type=float, default=default_seconds,
+                       help=f"load time of each measured phase ({default_seconds:g})")
+        add_arguments(p)
+        _add_common(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from edge.video.bench import run_bench_camera
 
         return run_bench_camera(args.cameras, args.seconds, as_json=args.json)
+    if args.command == "bench" and args.bench in ("ingest", "latency", "scale", "sweep"):
+        from server.perf.cli import run_perf_bench
+
+        return run_perf_bench(args)
     if args.command == "audit":
         from server.audit import run_audit
 
