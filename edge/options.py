@@ -23,7 +23,7 @@ class AgentOptions:
     broker: str = "mqtt://127.0.0.1:1883"
     state_dir: Path = Path("./var/edge")
     kind: Literal["edge", "gateway"] = "edge"
-    heartbeat_s: float = 10.0  # the node's heartbeat in site seconds (scaled by speed)
+    heartbeat_s: float = 4.0  # the node's heartbeat in site seconds (scaled by speed)
     speed: float = 1.0
     keepalive_s: int = 10
     command_key: bytes | None = field(default=None, repr=False)

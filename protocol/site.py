@@ -45,7 +45,9 @@ class NodeConfig(StrictModel):
     kind: Literal["edge", "gateway"]
     zones: list[str] | Literal["*"]
     profiles: list[str]
-    heartbeat_s: float = Field(default=10.0, gt=0, le=3600)
+    # 4 s: the server declares a node silent after 3 heartbeats (12 s), inside the
+    # 1.5 × keepalive (15 s) goal even when the broker's Will comes late (docs/protocol.md).
+    heartbeat_s: float = Field(default=4.0, gt=0, le=3600)
 
 
 class FloorConfig(StrictModel):

@@ -70,7 +70,7 @@ class NodePlan:
     id: str
     kind: str  # "edge" | "gateway"
     devices: tuple[DevicePlan, ...]
-    heartbeat_s: float = 10.0
+    heartbeat_s: float = 4.0  # the site default (protocol/site.py NodeConfig)
 
 
 @dataclass(frozen=True, slots=True)
