@@ -47,6 +47,9 @@ class SiteIndex:
     device_rank: Mapping[str, int] = field(default_factory=dict)
     node_rank: Mapping[str, int] = field(default_factory=dict)
     zone_profiles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # (zone id, profile) -> the ids of the zone's devices of that profile, in site order.
+    devices_in_zone_of: Mapping[tuple[str, str], tuple[str, ...]] = field(
+        default_factory=dict)
 
     @classmethod
     def build(cls, site: SiteConfig) -> SiteIndex:
@@ -54,6 +57,7 @@ class SiteIndex:
         by_profile: dict[str, list[str]] = {}
         by_zone: dict[str, list[str]] = {z.id: [] for z in site.zones}
         by_node: dict[str, list[str]] = {n.id: [] for n in site.nodes}
+        by_zone_profile: dict[tuple[str, str], list[str]] = {}
         devices = site.devices()
         for d in devices:
             if d.profile == RECORDER_PROFILE:
@@ -61,6 +65,7 @@ class SiteIndex:
             by_profile.setdefault(d.profile, []).append(d.id)
             by_zone.setdefault(d.zone, []).append(d.id)
             by_node.setdefault(d.node, []).append(d.id)
+            by_zone_profile.setdefault((d.zone, d.profile), []).append(d.id)
         return cls(
             zone_kind={z.id: z.kind for z in site.zones},
             zone_name={z.id: (z.name.zh, z.name.en) for z in site.zones},
@@ -74,6 +79,7 @@ class SiteIndex:
             device_rank={d.id: i for i, d in enumerate(devices)},
             node_rank={n.id: i for i, n in enumerate(site.nodes)},
             zone_profiles={z.id: frozenset(z.devices) for z in site.zones},
+            devices_in_zone_of={k: tuple(ids) for k, ids in by_zone_profile.items()},
         )
 
 
@@ -126,7 +132,7 @@ class RuleContext:
     wakes: dict[str, float] = field(default_factory=dict)  # unit -> earliest wake-up
     volatile_units: set[str] = field(default_factory=set)
     _held: list[HeldZone] | None = None  # for zone_ids
-    _held_ids: set[str] | None = None  # their ids (worked out first, and more cheaply)
+    _held_ids: set[str] | None = None  # their ids (worked out with them, by held_ids)
     _held_all: list[HeldZone] | None = None  # for every zone (rules of other scopes)
 
     def held_cache_clear(self) -> None:
@@ -173,9 +179,10 @@ class RuleContext:
 
     def zone_devices(self, zone_id: str, profile: str | None = None) -> list[DeviceState]:
         """The devices located in a zone (optionally of one profile), in site order."""
-        devices, profiles = self.twin.devices, self.site.device_profile
-        return [devices[d] for d in self.site.devices_in_zone.get(zone_id, ())
-                if d in devices and (profile is None or profiles[d] == profile)]
+        devices = self.twin.devices
+        ids = self.site.devices_in_zone.get(zone_id, ()) if profile is None \
+            else self.site.devices_in_zone_of.get((zone_id, profile), ())
+        return [devices[d] for d in ids if d in devices]
 
     def threshold(self, device: DeviceState, name: str) -> float | None:
         key = ("threshold", device.profile, name)  # profiles do not change while running
@@ -212,11 +219,12 @@ class RuleContext:
                 self._held_all = _held_zones(self.twin, self.twin.zones.values())
             yield from self._held_all
             return
-        if self._held is None:
-            zones, ids = self.twin.zones, self.held_ids()
-            order = self.zone_ids if self.zone_ids is not None else zones.keys()
-            self._held = _held_zones(self.twin, [zones[z] for z in order if z in ids])
-        for zone in self._held:
+        held = self._held
+        if held is None:
+            self.held_ids()
+            held = self._held
+            assert held is not None
+        for zone in held:
             self.unit = zone.id
             yield zone
 
@@ -224,17 +232,14 @@ class RuleContext:
         """The ids of the zones among ``zone_ids`` holding people in custody (the engine
         asks first, to skip custody rules; read it, do not modify it)."""
         if self._held_ids is None:
-            zones, people = self.twin.zones, self.twin.people
-            ids = self.zone_ids if self.zone_ids is not None else zones.keys()
-            held = self._held_ids = set()
-            for zid in ids:
-                zone = zones.get(zid)
-                if zone is not None and zone.occupants:
-                    for pid in zone.occupants:
-                        person = people.get(pid)
-                        if person is not None and person.in_custody:
-                            held.add(zid)
-                            break
+            # The HeldZones at once: the custody rules that asked next all read them.
+            zones = self.twin.zones
+            if self.zone_ids is None:
+                self._held = _held_zones(self.twin, zones.values())
+            else:
+                self._held = _held_zones(self.twin, [zones[z] for z in self.zone_ids
+                                                     if z in zones])
+            self._held_ids = {zone.id for zone in self._held}
         return self._held_ids
 
     def people(self) -> Iterator[PersonState]:
@@ -252,9 +257,16 @@ class RuleContext:
 
     def in_custody(self) -> Iterator[PersonState]:
         """Everyone in custody among ``people()``, sorted by id."""
-        for person in self.people():
-            if person.in_custody:
-                yield person
+        people = self.twin.people
+        track = self.scope == "person"
+        ids = self.person_ids if track and self.person_ids is not None else sorted(people)
+        for pid in ids:  # people(), inlined: one generator fewer
+            person = people.get(pid)
+            if person is not None:
+                if track:
+                    self.unit = pid
+                if person.in_custody:
+                    yield person
 
     def devices(self, profile: str | None = None) -> Iterator[DeviceState]:
         """The devices to look at (optionally of one profile), in site order: device scope,
@@ -310,15 +322,17 @@ def _held_zones(twin: Twin, zones: Iterable[ZoneState]) -> list[HeldZone]:
         custody: list[PersonState] = []
         staff: list[PersonState] = []
         others: list[PersonState] = []
-        for pid in sorted(occupants):
+        for pid in sorted(occupants) if len(occupants) > 1 else occupants:
             p = people.get(pid)
             if p is None:
                 continue
             if p.in_custody:
                 custody.append(p)
-            if p.role in STAFF_ROLES:
+                if p.role in STAFF_ROLES:
+                    staff.append(p)
+            elif p.role in STAFF_ROLES:
                 staff.append(p)
-            elif not p.in_custody:
+            else:
                 others.append(p)
         if custody:
             held.append(HeldZone(zone.id, zone.kind, tuple(custody), bool(staff), tuple(staff),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from protocol.site import SiteConfig
@@ -56,6 +56,18 @@ MIN_GRACE_REAL_S = 0.25
 # (checked every COMPACT_EVERY evaluations).
 HEAP_SLACK = 4
 COMPACT_EVERY = 1024
+
+
+# One rule of a plan, with what _incremental reads of it for every evaluation unpacked:
+# (state, scope, filtered, group, applies, zones_ok, unit_keys, due).
+_Step = tuple[RuleState, int, bool, int, Callable[[Any], bool] | None, frozenset[str] | None,
+              dict[str, tuple[AlarmKey, ...]], dict[str, float]]
+
+
+def _step(state: RuleState) -> _Step:
+    """A plan's entry for ``state`` (its dicts are kept, never replaced: shared here)."""
+    return (state, state.scope, state.filtered, state.group, state.applies, state.zones_ok,
+            state.unit_keys, state.due)
 
 
 class RuleEngine:
@@ -107,7 +119,7 @@ class RuleEngine:
             elif state.scope_name == "person" and state.spec.needs_custody:
                 state.need = P_CUSTODY  # a staff badge moving is none of its business
         # The rules to run, in catalogue order, for each "what changed" mask (as met).
-        self._plans: dict[int, list[RuleState]] = {}
+        self._plans: dict[int, list[_Step]] = {}
         self._since: dict[AlarmKey, float] = {}  # raw conditions holding, since when
         self._active: dict[AlarmKey, Violation] = {}
         self._snapshot: dict[AlarmKey, Violation] | None = None  # _active, as last returned
@@ -224,52 +236,71 @@ class RuleEngine:
         done: set[int] | None = None
         if self._watched and changes.devices:
             # Whatever else changed: a watched device changed, every unit may have.
-            profile_of = index.device_profile
-            watched = {profile_of.get(d, "") for d in changes.devices} & self._watched
-            for state in self._watching:
-                if not watched.isdisjoint(state.spec.watch_profiles):
-                    self._run_all(state, ctx, now)
-                    done = done or set()
-                    done.add(state.index)
+            profile_of, watching = index.device_profile, self._watched
+            for d in changes.devices:  # (usually none: no set built then)
+                if profile_of.get(d, "") in watching:
+                    watched = {profile_of.get(c, "") for c in changes.devices} & watching
+                    for state in self._watching:
+                        if not watched.isdisjoint(state.spec.watch_profiles):
+                            self._run_all(state, ctx, now)
+                            done = done or set()
+                            done.add(state.index)
+                    break
         plan = self._plans.get(mask)
         if plan is None:
-            plan = self._plans[mask] = [s for s in states if s.runs_for(mask)]
+            plan = self._plans[mask] = [_step(s) for s in states if s.runs_for(mask)]
+        if done is not None:
+            plan = [step for step in plan if step[0].index not in done]
         relevant: list[list[str] | None] = [None] * len(self._groups)
         objects = (twin.zones, twin.people, twin.devices, twin.nodes)
-        for state in plan:  # catalogue order, as a full evaluation
-            if done is not None and state.index in done:
+        for state, scope, filtered, group, applies, zones_ok, keys, due in plan:
+            if not filtered:  # catalogue order, as a full evaluation
+                self._run(state, ctx, None if scope == SITE else by_scope[scope], now)
                 continue
-            if not state.filtered:
-                self._run(state, ctx, None if state.scope == SITE else by_scope[state.scope],
-                          now)
-                continue
+            units = by_scope[scope]  # (a filtered rule is never a site rule)
             # Only the units that can hold a condition, and those that held one (so that it
-            # clears); none of either: the rule has nothing to do.
-            units = by_scope[state.scope]
-            group = state.group
+            # clears); none of either: the rule has nothing to do.  ``some`` stays ``units``
+            # (the same list) while nothing is narrowed away: nothing to clear then.
             if group < 0:
                 some = units
             else:
                 some = relevant[group]  # type: ignore[assignment]
                 if some is None:
                     some = relevant[group] = self._relevant(state.promises, units, ctx)
-            if some:
-                applies = state.applies
-                if applies is not None:
-                    of = objects[state.scope]
-                    some = [u for u in some if u in of and applies(of[u])]
-                zones_ok = state.zones_ok
-                if zones_ok is not None and some:
-                    some = [u for u in some if u in zones_ok]
-            if some is not units:
-                keys, due = state.unit_keys, state.due
+            # (No list built for one unit, or when every unit passes: the usual cases.)
+            if some and applies is not None:
+                of = objects[scope]
+                if len(some) == 1:
+                    if some[0] not in of or not applies(of[some[0]]):
+                        some = []
+                else:
+                    for u in some:
+                        if u not in of or not applies(of[u]):
+                            some = [v for v in some if v in of and applies(of[v])]
+                            break
+            if some and zones_ok is not None:
+                if len(some) == 1:
+                    if some[0] not in zones_ok:
+                        some = []
+                else:
+                    for u in some:
+                        if u not in zones_ok:
+                            some = [v for v in some if v in zones_ok]
+                            break
+            if not some:  # only conditions to clear, if any
                 if keys or due:
                     for u in units:
-                        if (u in keys or u in due) and u not in some:
-                            some = [v for v in units if v in some or v in keys or v in due]
+                        if u in keys or u in due:
+                            self._run(state, ctx, [v for v in units if v in keys or v in due],
+                                      now)
                             break
-            if some:
-                self._run(state, ctx, some, now)
+                continue
+            if some is not units and (keys or due):
+                for u in units:
+                    if (u in keys or u in due) and u not in some:
+                        some = [v for v in units if v in some or v in keys or v in due]
+                        break
+            self._run(state, ctx, some, now)
         self._evaluations += 1
         if self._evaluations % COMPACT_EVERY == 0 and \
                 len(heap) > HEAP_SLACK * (sum(len(s.due) for s in states) + 16):
@@ -284,11 +315,17 @@ class RuleEngine:
         scope, needs_custody, profiles = promises
         if needs_custody:
             if scope == "zone":
+                # Held among ctx.zone_ids, which are ``units``: as many means all of them
+                # (``units`` itself, which spares _incremental a look at the others).
                 held = ctx.held_ids()
-                units = [u for u in units if u in held]
+                if len(held) < len(units):
+                    units = [u for u in units if u in held]
             elif scope == "person":
                 people = ctx.twin.people
-                units = [u for u in units if u in people and people[u].in_custody]
+                for u in units:
+                    if u not in people or not people[u].in_custody:
+                        units = [v for v in units if v in people and people[v].in_custody]
+                        break
         if profiles and units:
             having = self._having.get(promises)
             if having is None:  # the devices of these profiles, or the zones holding one
@@ -297,7 +334,9 @@ class RuleEngine:
                     (d for d, p in index.device_profile.items() if p in profiles)
                     if scope == "device" else
                     (z for z, ps in index.zone_profiles.items() if not profiles.isdisjoint(ps)))
-            units = [u for u in units if u in having]
+            for u in units:
+                if u not in having:
+                    return [v for v in units if v in having]
         return units
 
     def _run_all(self, state: RuleState, ctx: RuleContext, now: float) -> None:
@@ -318,7 +357,7 @@ class RuleEngine:
         engine's state: holding conditions, active violations and the schedule."""
         unit_keys = state.unit_keys
         old: list[AlarmKey] | None = None
-        hold = state.spec.hold_in_transit
+        hold = state.hold
         old_unit: dict[AlarmKey, str] = {}  # hold_in_transit: the unit each old key had
         if units is None:
             old = [key for keys in unit_keys.values() for key in keys]

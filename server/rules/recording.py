@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from server.rules.context import RECORDER_PROFILE, RuleContext
+from server.rules.context import RECORDER_PROFILE, HeldZone, RuleContext
 from server.rules.params import ParamSet, RecordingParams
 from server.rules.spec import Condition, RuleSpec
 from server.twin import DeviceState
@@ -32,9 +32,14 @@ def recording_not_running(ctx: RuleContext, params: ParamSet[RecordingParams],
     for zone in ctx.held():
         if zone.kind not in params.for_kind(zone.kind).zone_kinds:
             continue
+        recorder = ctx.recorder(zone.id)
+        if recorder is not None and recorder.status == "online" \
+                and recorder.metrics.get("recording") is True:
+            # Recording (the usual case): only whether it makes progress.
+            yield from _not_progressing(ctx, recorder, zone, now)
+            continue
         held = zone.custody_ids
         zh, en = ctx.names(zone.id)
-        recorder = ctx.recorder(zone.id)
         who = ", ".join(held)
         if recorder is None:
             yield Condition(
@@ -54,7 +59,7 @@ def recording_not_running(ctx: RuleContext, params: ParamSet[RecordingParams],
                          "people": held},
                 min_real_s=RECORDER_LATENCY_REAL_S,
             )
-        elif recorder.metrics.get("recording") is not True:
+        else:
             yield Condition(
                 subject=recorder.id, zone=zone.id,
                 message_zh=f"{zh}: 在押人员 {who} 在场, 审讯主机 {recorder.id} 未在录像",
@@ -63,12 +68,10 @@ def recording_not_running(ctx: RuleContext, params: ParamSet[RecordingParams],
                 details={"reason": "not_recording", "people": held},
                 min_real_s=RECORDER_LATENCY_REAL_S,
             )
-        else:
-            yield from _not_progressing(ctx, recorder, zone.id, who, held, now)
 
 
-def _not_progressing(ctx: RuleContext, recorder: DeviceState, zone_id: str, who: str,
-                     held: list[str], now: float) -> Iterator[Condition]:
+def _not_progressing(ctx: RuleContext, recorder: DeviceState, zone: HeldZone,
+                     now: float) -> Iterator[Condition]:
     """The recorder says it records, but its segment has not grown for the window.
 
     The engine's memo remembers, per recorder, the last (recording, segment, bytes) seen
@@ -89,6 +92,8 @@ def _not_progressing(ctx: RuleContext, recorder: DeviceState, zone_id: str, who:
     if now - flat_since < window:
         ctx.wake_at(flat_since + window)
         return
+    zone_id, held = zone.id, zone.custody_ids
+    who = ", ".join(held)
     zh, en = ctx.names(zone_id)
     segment = m.get("segment") or "?"
     ctx.volatile()  # "not grown for N s" counts up: re-run on every evaluation

@@ -35,6 +35,7 @@ class RuleState:
     conditions: ConditionsFn | None = None
     scope_name: Scope = "site"
     scope: int = SITE
+    hold: bool = False  # RuleSpec.hold_in_transit
     promises: Promises | None = None
     group: int = -1  # index of its promises in RuleEngine._groups
     applies: Callable[[Any], bool] | None = None
@@ -50,6 +51,7 @@ class RuleState:
         spec = self.spec
         self.rule_id, self.conditions = spec.id, spec.conditions
         self.scope_name, self.scope = spec.scope, SCOPES.index(spec.scope)
+        self.hold = spec.hold_in_transit
         if spec.scope != "site":
             if spec.needs_custody or spec.profiles:
                 self.promises = (spec.scope, spec.needs_custody, spec.profiles)
@@ -100,4 +102,7 @@ def ordered(units: set[str], rank: Mapping[str, int]) -> list[str]:
     """Units in site order (the order a full evaluation visits them)."""
     if len(units) < 2:
         return list(units)
+    if len(units) == 2:  # a person moving: the zone left and the zone entered
+        a, b = units
+        return [a, b] if rank.get(a, -1) <= rank.get(b, -1) else [b, a]
     return sorted(units, key=lambda u: rank.get(u, -1))

@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from server.rules.context import RuleContext
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Condition:
     """A raw condition that holds now (before its grace period is served).
+
+    Not frozen, though nothing changes one once built: rules build one per holding
+    condition on every evaluation of its unit, and a frozen dataclass's ``__init__`` costs
+    2.5 times as much (an ``object.__setattr__`` per field).
 
     ``grace_s`` (site seconds) overrides the zone's ``grace_s`` parameter for conditions with
     a grace of their own (e.g. a node never seen since start-up); ``min_real_s`` is a floor

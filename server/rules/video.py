@@ -65,8 +65,7 @@ def camera_fault(ctx: RuleContext, params: ParamSet[CameraFaultParams],
         cameras = ctx.zone_devices(zone.id, CAMERA_PROFILE)
         if not cameras:
             continue  # a room without a camera is a site design matter, not a fault
-        who = ", ".join(zone.custody_ids)
-        zh, en = ctx.names(zone.id)
+        who: str | None = None  # worked out for a faulty camera only: most are fine
         for camera in cameras:
             diagnosis = camera.metrics.get("diagnosis")
             detail = str(camera.metrics.get("diagnosis_detail") or "")
@@ -89,6 +88,9 @@ def camera_fault(ctx: RuleContext, params: ParamSet[CameraFaultParams],
                                                 camera.metrics.get("diagnosis_info"), detail)
             suffix_zh = f" ({detail_zh})" if detail_zh else ""
             suffix_en = f" ({detail_en})" if detail_en else ""
+            if who is None:
+                who = ", ".join(zone.custody_ids)
+            zh, en = ctx.names(zone.id)
             yield Condition(
                 subject=camera.id, zone=zone.id,
                 message_zh=f"{zh}: 摄像机 {camera.id} {text_zh}{suffix_zh}, 在押人员 {who} 在场",
