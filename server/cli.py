@@ -68,36 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks (numbers to read, not pass/fail)")
     bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    bench_rules = bench_sub.add_parser(
-        "rules", help="rule engine: Twin.apply + evaluate per message, 100 zones, 300 people")
-    bench_rules.add_argument("--json", action="store_true",
-                             help="one JSON object on the last line")
+    bench_rules = _bench_parser(
+        bench_sub, "rules", "rule engine: Twin.apply + evaluate per message, 100 zones, "
+                            "300 people")
     bench_rules.add_argument("--events", type=int, default=20000, help="messages (20000)")
     bench_rules.add_argument("--baseline-events", type=int, default=500,
                              help="messages for the full-evaluation baseline (500; 0: skip)")
     bench_rules.add_argument("--batch", type=int, default=100,
                              help="messages per evaluation for the batched figure (100; 0: skip)")
-    _add_common(bench_rules)
-    bench_camera = bench_sub.add_parser(
-        "camera", help="picture diagnostics: ms per frame, edge CPU per camera")
-    bench_camera.add_argument("--json", action="store_true",
-                              help="one JSON object on the last line")
+    bench_camera = _bench_parser(
+        bench_sub, "camera", "picture diagnostics: ms per frame, edge CPU per camera",
+        seconds=(10.0, "CPU measuring time"))
     bench_camera.add_argument("--cameras", type=int, default=4, help="simulated cameras (4)")
-    bench_camera.add_argument("--seconds", type=float, default=10.0,
-                              help="CPU measuring time (10)")
-    _add_common(bench_camera)
-    bench_modbus = bench_sub.add_parser(
-        "modbus", help="Modbus gateway: 100 devices × 10 registers at 1 Hz over TCP, 5 dead")
-    bench_modbus.add_argument("--json", action="store_true",
-                              help="one JSON object on the last line")
-    bench_modbus.add_argument("--seconds", type=float, default=20.0,
-                              help="measuring time of each phase (20)")
+    bench_modbus = _bench_parser(
+        bench_sub, "modbus", "Modbus gateway: 100 devices × 10 registers at 1 Hz over TCP, "
+                             "5 dead", seconds=(20.0, "measuring time of each phase"))
     from gateway.bench import add_arguments as add_modbus_bench_arguments  # argparse only
 
     add_modbus_bench_arguments(bench_modbus)
-    _add_common(bench_modbus)
+    # The whole-server benches of issue #7 (server/perf/, docs/benchmarks.md).
+    from server.perf.cli import PERF_BENCHES  # argparse only; the benches load on use
 
-    _add_perf_benches(bench_sub)
+    for name, (help_text, add_arguments, default_seconds) in PERF_BENCHES.items():
+        add_arguments(_bench_parser(bench_sub, name, help_text, seconds=(
+            default_seconds, "load time of each measured phase")))
 
     from server.audit import add_audit_parser  # argparse only; the checks load on use
 
@@ -105,17 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_perf_benches(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The whole-server benches of issue #7 (server/perf/, docs/benchmarks.md)."""
-    from server.perf.cli import PERF_BENCHES  # argparse only; the benches load on use
-
-    for name, (help_text, add_arguments, default_seconds) in PERF_BENCHES.items():
-        p = bench_sub.add_parser(name, help=help_text)
-        p.add_argument("--json", action="store_true", help="one JSON object on the last line")
-        p.add_argument("--seconds", type=float, default=default_seconds,
-                       help=f"load time of each measured phase ({default_seconds:g})")
-        add_arguments(p)
-        _add_common(p)
+def _bench_parser(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+                  help_text: str, seconds: tuple[float, str] | None = None,
+                  ) -> argparse.ArgumentParser:
+    """A ``bench`` subcommand with the options every bench has: ``--json`` (one JSON object
+    on the last line), ``--seconds`` (when it measures for a time) and ``--log-level``."""
+    p = bench_sub.add_parser(name, help=help_text)
+    p.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    if seconds is not None:
+        default, what = seconds
+        p.add_argument("--seconds", type=float, default=default, help=f"{what} ({default:g})")
+    _add_common(p)
+    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,11 +39,13 @@ def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @asynccontextmanager
-async def camera_online(tmp_path: Path, broker: Any) -> AsyncIterator[
+async def camera_online(tmp_path: Path, broker: Any,
+                        camera_login: tuple[str, str] | None = None) -> AsyncIterator[
         tuple[RunningServer, CameraServer, FakeNode]]:
-    """A server, a simulated camera serving MJPEG, and a node announcing the camera with
-    its stream URL (what the edge's CameraDriver reports)."""
-    async with CameraServer("Interrogation 1", fps=8) as cam, \
+    """A server, a simulated camera serving MJPEG (asking for ``camera_login`` if given),
+    and a node announcing the camera with its stream URL (what the edge's CameraDriver
+    reports: without a login)."""
+    async with CameraServer("Interrogation 1", fps=8, credentials=camera_login) as cam, \
             running_server(tmp_path, broker.url) as server:
         node = FakeNode(broker.port, NODE)
         try:

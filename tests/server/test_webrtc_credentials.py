@@ -20,12 +20,10 @@ from simulators.devices.cameras import CameraServer
 from tests.server.test_api_support import (
     ADMIN_PASSWORD,
     COMMAND_KEY,
-    FakeNode,
     RunningServer,
-    running_server,
     wait_until,
 )
-from tests.server.test_webrtc import CAMERA, NODE, negotiate
+from tests.server.test_webrtc import CAMERA, camera_online, negotiate
 
 PASSWORD = "s3cr3t:p@ss w0rd"  # characters that need percent-encoding in a URL
 WRONG = "n0t-the-Passw0rd"
@@ -46,22 +44,8 @@ async def protected_camera(tmp_path: Path, broker: Any, credentials: str | None,
     the edge's driver reports it."""
     if credentials is not None:
         write_credentials(tmp_path / CREDENTIALS_FILE, credentials)
-    async with CameraServer("Interrogation 1", fps=8, credentials=(USER, PASSWORD)) as cam, \
-            running_server(tmp_path, broker.url) as server:
-        node = FakeNode(broker.port, NODE)
-        try:
-            node.birth()
-            node.device_birth(CAMERA, "camera", {"online": True, "diagnosis": "ok",
-                                                 "stream_url": cam.url})
-
-            async def born() -> bool:
-                cams = (await server.get("/api/live/cameras")).json()
-                return any(c["id"] == CAMERA and c["live"] for c in cams)
-
-            await wait_until(born, "camera born")
-            yield server, cam
-        finally:
-            node.close()
+    async with camera_online(tmp_path, broker, (USER, PASSWORD)) as (server, cam, _node):
+        yield server, cam
 
 
 def _login(password: str) -> str:
