@@ -6,6 +6,8 @@ tile; without a login the signalling API refuses."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,25 @@ def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
 
 
+@asynccontextmanager
+async def reporting(node: FakeNode) -> AsyncIterator[None]:
+    """The camera keeps reporting while the browser works, as the edge's driver does (the
+    profile's heartbeat is 5 s: a camera silent for 12.5 s is shown stale, and a slow,
+    loaded machine can take that long to start Chromium and negotiate)."""
+    async def report() -> None:
+        while True:
+            node.publish(topics.device_topic("reference", NODE, CAMERA,
+                                             topics.DeviceMessage.DATA),
+                         DeviceData(ts=now_ms(), seq=node.next_seq(), metrics={"fps": 8.0}))
+            await asyncio.sleep(2.0)
+
+    task = asyncio.create_task(report())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
 async def test_live_view_plays_in_chromium_and_refuses_without_login(mqtt_broker,
                                                                     tmp_path: Path) -> None:
     """No session: POST /api/live/…/offer answers 401.  Logged in through the page's form,
@@ -67,7 +88,7 @@ async def test_live_view_plays_in_chromium_and_refuses_without_login(mqtt_broker
                 return any(c["id"] == CAMERA and c["live"] for c in cams)
 
             await wait_until(camera_known, "camera born")
-            async with async_playwright() as pw:
+            async with reporting(node), async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     page = await browser.new_page(viewport={"width": 1920, "height": 1080},
@@ -148,7 +169,7 @@ async def test_tile_says_in_chinese_that_the_camera_refused_the_credentials(
                 return any(c["id"] == CAMERA and c["live"] for c in cams)
 
             await wait_until(camera_known, "camera born")
-            async with async_playwright() as pw:
+            async with reporting(node), async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     page = await browser.new_page(viewport={"width": 1920, "height": 1080},
