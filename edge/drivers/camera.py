@@ -105,6 +105,10 @@ class CameraDriver(Driver):
                         tb: TracebackType | None) -> None:
         if self._reader is not None:
             self._reader.stop()
+            # Wait (bounded: its current frame or read timeout) for the thread to release
+            # the capture: a daemon thread still inside OpenCV/FFmpeg when the interpreter
+            # exits aborts the process ("terminate called without an active exception").
+            await asyncio.to_thread(self._reader.join, self.th.read_timeout_s + 1.0)
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -107,7 +107,8 @@ def probe(url: str, timeout_s: float = 1.0) -> tuple[bool, Info]:
 
 class StreamReader:
     """One camera's reading thread.  ``start()`` once; ``stop()`` returns at once (the
-    thread ends at its next frame or timeout; it is a daemon, so it never holds up exit)."""
+    thread ends at its next frame or timeout); ``join()`` waits for that, which the driver
+    does before exit so that no thread is left inside OpenCV when the interpreter ends."""
 
     def __init__(self, url: str, th: DiagnosticThresholds,
                  report: Callable[[StreamReport], None], name: str = "camera") -> None:
