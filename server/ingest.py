@@ -25,6 +25,13 @@ hundred hand-overs a second, not one per message (each wake-up from another thre
 pipe write and a hand-over of the GIL; per message they halved the link's throughput).
 paho's built-in reconnect (with backoff) keeps the link up; on every (re)connect the server
 re-announces itself online and re-subscribes (clean session).
+
+Back-pressure: ``backlog`` counts the messages handed over and not yet ``handled`` by the
+coordinator.  Past ``BACKLOG_HIGH`` the link stops taking more (the process receiver's
+frames stay in its pipe, the thread receiver's in its list, then paho's thread waits in
+``on_message``) until the backlog is down to ``BACKLOG_LOW``: the broker holds the rest, and
+memory stays bounded when messages come faster than the server handles them.  Each such
+stall is counted (``custodywatch_ingest_stalls_total``) and logged.
 """
 
 from __future__ import annotations
@@ -54,6 +61,10 @@ log = logging.getLogger(__name__)
 
 COMMAND_TTL_S = 30.0
 DRAIN_INTERVAL_S = 0.002  # while messages keep coming, hand them over this often
+BACKLOG_HIGH = 20_000  # messages handed over and not yet handled: stop taking more
+BACKLOG_LOW = 5_000  # ... until the backlog is down to this
+MAX_PENDING = 50_000  # thread receiver: messages waiting before paho's thread waits
+STALL_LOG_S = 30.0  # while stalling, say so at most this often
 
 
 class MqttLinkError(ServerError):
@@ -76,8 +87,16 @@ class MqttLink:
         self._connected_event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        self._room_for_paho = threading.Condition(self._lock)  # thread receiver
         self._pending: list[Inbound] = []
         self._drain_scheduled = False
+        self.backlog = 0  # messages handed over to ``batches`` and not yet handled
+        self.stalls = 0  # times the backlog reached BACKLOG_HIGH
+        self._room = asyncio.Event()
+        self._room.set()
+        self._stall_logged = 0.0
+        self._parked = False  # thread receiver: _drain waits for handled() to reopen
+        self._stalls_counter: Counter | None = None
         self._was_connected = False
         client_id = settings.client_id or f"custodywatch-server-{site_id}-{self.session[:8]}"
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -99,8 +118,8 @@ class MqttLink:
         if settings.receiver == "process":
             self._receiver = ReceiverProcess(
                 settings, f"{client_id[:60]}-rx", topics.uplink_filters(site_id),
-                deliver=self.batches.put_nowait, on_state=self._state_changed,
-                on_restart=self._count_restart)
+                deliver=self._hand_over, on_state=self._state_changed,
+                on_restart=self._count_restart, room=self._room)
 
     @property
     def connected(self) -> bool:
@@ -124,6 +143,10 @@ class MqttLink:
             "custodywatch_mqtt_receiver_restarts", "MQTT receiver processes that died and "
             "were restarted", registry=registry)
         self._restarts_counter.inc(self.receiver_restarts)
+        self._stalls_counter = Counter(
+            "custodywatch_ingest_stalls", "Times the server stopped taking MQTT messages "
+            f"because {BACKLOG_HIGH} were waiting to be handled", registry=registry)
+        self._stalls_counter.inc(self.stalls)
 
     def _count_restart(self) -> None:
         if self._restarts_counter is not None:
@@ -204,6 +227,8 @@ class MqttLink:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         item = Inbound(message.topic, bytes(message.payload), time.time())
         with self._lock:
+            while len(self._pending) >= MAX_PENDING:  # the loop is not taking them
+                self._room_for_paho.wait(1.0)
             self._pending.append(item)
             if self._drain_scheduled:
                 return
@@ -232,13 +257,42 @@ class MqttLink:
                                                         session=self.session), retain=True)
         self._connected_event.set()
 
+    def _hand_over(self, batch: list[Inbound]) -> None:
+        """Into ``batches``, counted in ``backlog``; at BACKLOG_HIGH the room closes."""
+        self.backlog += len(batch)
+        self.batches.put_nowait(batch)
+        if self.backlog >= BACKLOG_HIGH and self._room.is_set():
+            self._room.clear()
+            self.stalls += 1
+            if self._stalls_counter is not None:
+                self._stalls_counter.inc()
+            now = time.monotonic()
+            if now - self._stall_logged >= STALL_LOG_S:
+                self._stall_logged = now
+                log.warning("ingest is %d messages behind: taking no more from the broker "
+                            "until %d are left (stall %d)", self.backlog, BACKLOG_LOW,
+                            self.stalls)
+
+    def handled(self, n: int) -> None:
+        """The coordinator is done with ``n`` messages taken from ``batches``."""
+        self.backlog = max(0, self.backlog - n)
+        if self.backlog <= BACKLOG_LOW and not self._room.is_set():
+            self._room.set()
+            if self._parked:  # thread receiver: its drain waited for room
+                self._parked = False
+                self._drain()
+
     def _drain(self) -> None:
+        if not self._room.is_set():  # far behind: leave them with paho (handled() resumes)
+            self._parked = True  # (_drain_scheduled stays set: paho does not wake us)
+            return
         with self._lock:
             batch, self._pending = self._pending, []
+            self._room_for_paho.notify_all()
             if not batch:  # quiet: the next message wakes the loop at once
                 self._drain_scheduled = False
                 return
-        self.batches.put_nowait(batch)
+        self._hand_over(batch)
         # Traffic flows: look again shortly instead of being woken per message.  Each
         # wake-up from paho's thread costs a pipe write and a hand-over of the GIL.
         loop = self._loop

@@ -19,6 +19,14 @@ stdin then stays open, and its end (the server closed it, or died) ends this pro
 parent's pid is checked too, for the unlikely case of a stdin held open elsewhere.
 Messages are not acknowledged to the server: a message in flight when either process dies
 is lost, as with any clean-session QoS 1 subscriber; the edges replay events until acked.
+
+Back-pressure: the server stops reading this process's frames while it is far behind
+(server/ingest.py, BACKLOG_HIGH); the pipe fills, the main thread waits in its write, and
+once ``MAX_PENDING`` messages wait here paho's thread waits too (in ``on_message``, before
+the PUBACK), so it stops reading its socket and the broker holds what comes next (its queue
+for this session: Mosquitto's ``max_queued_messages``).  Memory stays bounded whatever the
+load; a stall longer than 1.5 × keepalive costs the connection (paho cannot ping while it
+waits), and the clean session's queued messages with it.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ log = logging.getLogger("server.ingest_receiver")
 BATCH, UP, DOWN = 0, 1, 2  # frame kinds
 FLUSH_INTERVAL_S = 0.002  # while messages keep coming, send them this often
 MAX_FRAME_MESSAGES = 5000  # a backlog goes out in frames of at most this many
+MAX_PENDING = 50_000  # messages waiting here before paho's thread waits for room (~20 MB)
+STALL_LOG_S = 30.0  # while stalled, say so at most this often
 PARENT_CHECK_S = 1.0
 
 
@@ -63,9 +73,13 @@ class Receiver:
         self.out = out
         self._encoder = msgspec.msgpack.Encoder()
         self._write_lock = threading.RLock()  # a flush's frames leave in one piece
+        self.max_pending = int(config.get("max_pending", MAX_PENDING))
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)  # notified when _pending is taken
         self._pending: list[Inbound] = []
         self._arrived = threading.Event()
+        self.stalls = 0  # times paho's thread had to wait for room
+        self._stall_logged = 0.0
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config["client_id"],
                              protocol=mqtt.MQTTv311, clean_session=True)
         if config.get("username"):
@@ -103,9 +117,23 @@ class Receiver:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         item = Inbound(message.topic, bytes(message.payload), time.time())
         with self._lock:
+            if len(self._pending) >= self.max_pending:
+                self._stall()
             self._pending.append(item)
             if len(self._pending) == 1:
                 self._arrived.set()
+
+    def _stall(self) -> None:
+        """Wait (lock held, released while waiting) until the main thread took the pending
+        messages: the server is far behind and not reading."""
+        self.stalls += 1
+        now = time.monotonic()
+        if now - self._stall_logged >= STALL_LOG_S:
+            self._stall_logged = now
+            log.warning("server is %d+ messages behind: receiver stops reading from the "
+                        "broker until it catches up (stall %d)", self.max_pending, self.stalls)
+        while len(self._pending) >= self.max_pending:
+            self._room.wait(PARENT_CHECK_S)
 
     # ------------------------------------------------------------------ main thread
 
@@ -125,6 +153,7 @@ class Receiver:
             with self._lock:
                 batch, self._pending = self._pending, []
                 self._arrived.clear()
+                self._room.notify_all()
             for i in range(0, len(batch), MAX_FRAME_MESSAGES):
                 self._send(BATCH, batch[i:i + MAX_FRAME_MESSAGES])
 

@@ -47,11 +47,14 @@ class ReceiverProcess:
 
     ``deliver(batch)`` gets each batch on the event loop, in order; ``on_state()`` is
     called whenever :attr:`up` (subscribed at the broker) changes; ``on_restart()`` each
-    time a dead receiver is replaced."""
+    time a dead receiver is replaced.  No frame is read while ``room`` is clear (the
+    server is far behind): the receiver then waits too (back-pressure, ingest_receiver.py).
+    """
 
     def __init__(self, settings: MqttSettings, client_id: str, filters: list[str],
                  deliver: Callable[[list[Inbound]], None], on_state: Callable[[], None],
-                 on_restart: Callable[[], None] = lambda: None) -> None:
+                 on_restart: Callable[[], None] = lambda: None,
+                 room: asyncio.Event | None = None) -> None:
         self._config = {"host": settings.host, "port": settings.port,
                         "keepalive": settings.keepalive_s, "username": settings.username,
                         "password": settings.password, "client_id": client_id,
@@ -59,6 +62,7 @@ class ReceiverProcess:
         self._deliver = deliver
         self._on_state = on_state
         self._on_restart = on_restart
+        self._room = room
         self._decoder = msgspec.msgpack.Decoder(tuple[int, list[Inbound]])
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
@@ -124,7 +128,10 @@ class ReceiverProcess:
         stdout = proc.stdout
         assert stdout is not None
         decode = self._decoder.decode
+        room = self._room
         while True:
+            if room is not None and not room.is_set():
+                await room.wait()
             try:
                 size = int.from_bytes(await stdout.readexactly(4), "big")
                 kind, batch = decode(await stdout.readexactly(size))

@@ -120,11 +120,13 @@ class Coordinator:
             self.metrics.queue_depth.set(queue.qsize())
             # A backlog goes in steps: each one transaction, the loop free in between.
             for i in range(0, len(batch), MAX_BATCH):
+                step = batch[i:i + MAX_BATCH]
                 try:
-                    await self.handle_batch(batch[i:i + MAX_BATCH])
+                    await self.handle_batch(step)
                 except Exception:  # a bug must not stop ingest; the edges replay events
-                    log.exception("coordinator failed on a batch of %d messages",
-                                  len(batch[i:i + MAX_BATCH]))
+                    log.exception("coordinator failed on a batch of %d messages", len(step))
+                finally:
+                    self.link.handled(len(step))
 
     async def _timer_loop(self) -> None:
         while True:
