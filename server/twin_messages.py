@@ -36,6 +36,11 @@ from server.twin_state import (
 
 log = logging.getLogger("server.twin")
 
+SKEW_STEP_S = 0.05
+"""A node's clock skew is kept (NodeState.clock_skew_s) when it moved this much: transit
+jitter of a few ms is no news for the clock_skew rule, and a message that changes nothing
+the rules read of its node re-runs no node rule."""
+
 
 class MessageOps(PeopleOps):
     """Message application and the silence sweep; the state is declared and built by Twin."""
@@ -55,13 +60,21 @@ class MessageOps(PeopleOps):
             return self._node_death(node, msg, now)
         if isinstance(msg, NodeBirth):
             return self._node_birth(node, msg, now)
-        changes = Changes(nodes={node.id})
+        # The node itself changed for the rules only when what they read of it did: its
+        # clock skew (kept to SKEW_STEP_S), or anything while it is offline (node_offline
+        # shows its last_seen).  Most messages change nothing of it: no re-run then.
+        changes = Changes()
         if not getattr(msg, "hist", False):
-            node.clock_skew_s, node.clock_skew_at = msg.ts / 1000.0 - now, now
+            skew = msg.ts / 1000.0 - now
+            node.clock_skew_at = now
+            if node.clock_skew_s is None or abs(skew - node.clock_skew_s) >= SKEW_STEP_S:
+                node.clock_skew_s = skew
+                changes.nodes.add(node.id)
         seq = getattr(msg, "seq", None)
         if not node.online or node.bdseq is None:
             # Data from a node we hold no birth for (we restarted, or its birth was lost).
             changes.rebirth = True
+            changes.nodes.add(node.id)
         elif seq is not None:
             if seq != node.next_seq:
                 log.info("node %s: sequence gap (expected %d, got %d); asking for rebirth",
@@ -121,7 +134,11 @@ class MessageOps(PeopleOps):
         device.last_seen = now
         if isinstance(msg, DeviceEvent) and msg.id in self._seen_events:
             # Replayed after a reconnect (or re-sent before our ack arrived): already
-            # applied; the caller still acks it.
+            # applied; the caller still acks it.  Only its last_seen moved, which the
+            # health rules read of a device that is not online.
+            if device.status != "online":
+                changes.devices.add(device.id)
+                changes.zones.add(device.zone)
             return changes
         changes.devices.add(device.id)
         changes.zones.add(device.zone)

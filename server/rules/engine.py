@@ -20,6 +20,10 @@ an outing's end, a completed rest break); a unit whose time has come is re-run l
 changed one.  ``changes=None`` (and the first call, a call with another twin, or one after
 an error) is a full evaluation of every unit, which rebuilds all of that state.
 tests/server/test_rules_incremental.py proves both give the same answers.
+
+This module plans (which rule to run for which units, given what changed); what the runs
+found, the on-delays, the violations and the schedule are kept by the Ledger
+(server/rules/ledger.py).
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from protocol.site import SiteConfig
-from protocol.timing import to_real
 from server.rules.catalogue import CATALOGUE
 from server.rules.context import RuleContext, SiteIndex
 from server.rules.impact import (
@@ -41,16 +44,14 @@ from server.rules.impact import (
     PERSON,
     ChangeImpact,
 )
+from server.rules.ledger import Ledger
 from server.rules.params import ParamSet, RuleParams, resolve_params
 from server.rules.rule_state import SCOPES, SITE, Promises, RuleState, ordered
 from server.rules.spec import Condition, RuleSpec
-from server.rules.types import SITE_UNIT, AlarmKey, Evaluation, Violation
+from server.rules.types import AlarmKey, Evaluation
 from server.twin import Changes, Twin
 
 log = logging.getLogger(__name__)
-
-MIN_GRACE_REAL_S = 0.25
-"""No grace period shorter than this many real seconds, however high the --speed."""
 
 # Drop stale schedule entries when the heap grows past this many times the live ones
 # (checked every COMPACT_EVERY evaluations).
@@ -120,13 +121,8 @@ class RuleEngine:
                 state.need = P_CUSTODY  # a staff badge moving is none of its business
         # The rules to run, in catalogue order, for each "what changed" mask (as met).
         self._plans: dict[int, list[_Step]] = {}
-        self._since: dict[AlarmKey, float] = {}  # raw conditions holding, since when
-        self._active: dict[AlarmKey, Violation] = {}
-        self._snapshot: dict[AlarmKey, Violation] | None = None  # _active, as last returned
-        self._result: Evaluation | None = None  # the last answer (frozen: shared if equal)
-        self._before: dict[AlarmKey, Violation] | None = None  # _active before a full pass
-        self._heap: list[tuple[float, int, str]] = []  # (when, rule index, unit), lazy
-        self._volatile: set[tuple[int, str]] = set()  # re-run on every evaluation
+        self._ledger = Ledger(self.index, speed, self._states)
+        self._run = self._ledger.run
         self._ctx: RuleContext | None = None  # reused: one evaluation at a time
         self._needs_full = True
         self._evaluations = 0
@@ -134,20 +130,11 @@ class RuleEngine:
     @property
     def pending(self) -> Mapping[AlarmKey, float]:
         """Every raw condition that holds (ripe or still in its grace period), since when."""
-        return dict(self._since)
+        return dict(self._ledger.since)
 
     def grace_real(self, cond: Condition, params: RuleParams) -> float:
-        """The condition's on-delay in real seconds.
-
-        Floors keep accelerated graces (``--speed``) longer than what devices and networks
-        need in real time: ``min_real_s`` of the condition (start-up graces: processes
-        connecting; polled devices: their poll period), and MIN_GRACE_REAL_S for every
-        grace (people walking through a door together are seen by two readers a few
-        milliseconds apart).  Like protocol.timing.scaled_interval a floor never lengthens
-        a grace beyond its site value, and a grace of 0 stays 0."""
-        grace = params.grace_s if cond.grace_s is None else cond.grace_s
-        floor = max(cond.min_real_s, MIN_GRACE_REAL_S)
-        return max(to_real(grace, self.speed), min(grace, floor))
+        """The condition's on-delay in real seconds (Ledger.grace_real)."""
+        return self._ledger.grace_real(cond, params)
 
     def evaluate(self, twin: Twin, now: float, changes: Changes | None = None) -> Evaluation:
         """Every violation that holds at ``now``.
@@ -174,28 +161,19 @@ class RuleEngine:
             assert changes is not None
             self._incremental(twin, ctx, now, changes)
         self._needs_full = False
-        if self._snapshot is None:
-            self._snapshot = dict(self._active)
-        next_due = self._next_due()
-        result = self._result
-        if result is None or result.active is not self._snapshot or result.next_due != next_due:
-            result = self._result = Evaluation(active=self._snapshot, next_due=next_due)
-        return result
+        return self._ledger.answer()
 
     # ------------------------------------------------------------------ passes
 
     def _full(self, twin: Twin, ctx: RuleContext, now: float) -> None:
-        # Rebuilt in evaluation order; the violations held in transit are carried over.
-        self._before, self._active, self._snapshot = self._active, {}, None
-        self._heap.clear()
-        self._volatile.clear()
+        ledger = self._ledger
+        ledger.begin_full()
         ctx.zone_ids = ctx.person_ids = ctx.device_ids = ctx.node_ids = None
         try:
             for state in self._states:
-                state.due.clear()
                 self._run(state, ctx, None, now)
         finally:
-            self._before = None
+            ledger.end_full()
         self._impact.reset(twin)
 
     def _incremental(self, twin: Twin, ctx: RuleContext, now: float, changes: Changes) -> None:
@@ -206,7 +184,8 @@ class RuleEngine:
             impact.devices(twin, changes, dirty[2])
         zone_bits = impact.zone_bits(twin, changes) if changes.zones or changes.people else 0
         person_bits = zone_bits & P_CUSTODY
-        states, heap, zone_all = self._states, self._heap, impact.zone_all
+        ledger = self._ledger
+        states, heap, zone_all = self._states, ledger.heap, impact.zone_all
         while heap and heap[0][0] <= now:  # units whose time has come
             when, r, unit = heapq.heappop(heap)
             state = states[r]
@@ -215,10 +194,10 @@ class RuleEngine:
                 dirty[state.scope].add(unit)
                 # Time, not a change: re-run what reads anything.
                 zone_bits, person_bits = zone_all, P_CUSTODY
-        if self._volatile:
-            for r, unit in self._volatile:
+        if ledger.volatile:
+            for r, unit in ledger.volatile:
                 dirty[states[r].scope].add(unit)
-            self._volatile.clear()
+            ledger.volatile.clear()
             zone_bits, person_bits = zone_all, P_CUSTODY
         zone_ids = ordered(dirty[0], index.zone_rank)
         person_ids = sorted(dirty[1]) if len(dirty[1]) > 1 else list(dirty[1])
@@ -302,10 +281,8 @@ class RuleEngine:
                         break
             self._run(state, ctx, some, now)
         self._evaluations += 1
-        if self._evaluations % COMPACT_EVERY == 0 and \
-                len(heap) > HEAP_SLACK * (sum(len(s.due) for s in states) + 16):
-            self._heap = [(when, s.index, u) for s in states for u, when in s.due.items()]
-            heapq.heapify(self._heap)
+        if self._evaluations % COMPACT_EVERY == 0:
+            ledger.compact(HEAP_SLACK)
 
     def _relevant(self, promises: Promises | None, units: list[str],
                   ctx: RuleContext) -> list[str]:
@@ -348,151 +325,3 @@ class RuleEngine:
         finally:
             ctx.zone_ids, ctx.person_ids, ctx.device_ids, ctx.node_ids = saved
             ctx.held_cache_swap(held)
-
-    # ------------------------------------------------------------------ one rule
-
-    def _run(self, state: RuleState, ctx: RuleContext,
-             units: Sequence[str] | None, now: float) -> None:
-        """Re-run one rule for ``units`` (None: all of them) and fold the answer into the
-        engine's state: holding conditions, active violations and the schedule."""
-        unit_keys = state.unit_keys
-        old: list[AlarmKey] | None = None
-        hold = state.hold
-        old_unit: dict[AlarmKey, str] = {}  # hold_in_transit: the unit each old key had
-        if units is None:
-            old = [key for keys in unit_keys.values() for key in keys]
-            if hold:
-                old_unit = {key: unit for unit, keys in unit_keys.items() for key in keys}
-            unit_keys.clear()
-        elif unit_keys:
-            for unit in units:
-                keys = unit_keys.pop(unit, None)
-                if keys:
-                    if old is None:
-                        old = list(keys)
-                    else:
-                        old.extend(keys)
-                    if hold:
-                        old_unit.update((key, unit) for key in keys)
-        ctx.scope, ctx.unit = state.scope_name, SITE_UNIT
-        new: dict[AlarmKey, str] | None = None  # key -> the unit holding it
-        unit_due: dict[str, float] | None = None
-        for cond in state.conditions(ctx, state.params, now):  # type: ignore[misc]
-            key = (state.rule_id, cond.subject)
-            if new is None:
-                new = {}
-            elif key in new:
-                continue  # one condition per (rule, subject): the first one wins
-            zone_params = state.params_of(cond.zone, self.index)
-            if not zone_params.enabled:
-                continue
-            unit = new[key] = ctx.unit
-            since = cond.since if cond.since is not None else self._since.get(key, now)
-            self._since[key] = since
-            due = since + self.grace_real(cond, zone_params)
-            if now >= due:
-                self._activate(state, key, cond, since, zone_params.severity)
-            else:
-                if self._active.pop(key, None) is not None:
-                    self._snapshot = None
-                if unit_due is None:
-                    unit_due = {unit: due}
-                elif due < unit_due.get(unit, due + 1):
-                    unit_due[unit] = due
-        kept: dict[AlarmKey, str] | None = None  # held in transit: key -> its unit
-        if old:
-            for key in old:
-                if new is None or key not in new:
-                    if hold and self._holds_in_transit(ctx.twin, key, old_unit[key]):
-                        if kept is None:
-                            kept = {}
-                        kept[key] = old_unit[key]
-                        continue
-                    self._since.pop(key, None)
-                    if self._active.pop(key, None) is not None:
-                        self._snapshot = None
-        if new or kept:
-            produced: dict[str, list[AlarmKey]] = {}
-            for key, unit in (new or {}).items():
-                produced.setdefault(unit, []).append(key)
-            for key, unit in (kept or {}).items():
-                produced.setdefault(unit, []).append(key)
-            for unit, held in produced.items():
-                unit_keys[unit] = tuple(held)
-        if ctx.wakes:
-            if unit_due is None:
-                unit_due = {}
-            for unit, when in ctx.wakes.items():
-                if when < unit_due.get(unit, when + 1):
-                    unit_due[unit] = when
-            ctx.wakes.clear()
-        if ctx.volatile_units:
-            self._volatile.update((state.index, u) for u in ctx.volatile_units)
-            ctx.volatile_units.clear()
-        due_of = state.due  # the schedule: when to re-run these units without a change
-        if units is None:
-            due_of.clear()
-        elif due_of:
-            for unit in units:
-                if unit_due is None or unit not in unit_due:
-                    due_of.pop(unit, None)
-        if unit_due:
-            for unit, when in unit_due.items():
-                if due_of.get(unit) != when:
-                    due_of[unit] = when
-                    heapq.heappush(self._heap, (when, state.index, unit))
-
-    def _holds_in_transit(self, twin: Twin, key: AlarmKey, zone: str) -> bool:
-        """RuleSpec.hold_in_transit: whether the violation ``key`` about a person, last
-        held in ``zone``, is kept because the person (still in custody) is in no zone, last
-        seen there (walking between two readers).  Only a violation is kept: a condition
-        still in its grace period starts over where the person is seen next."""
-        before = self._active if self._before is None else self._before
-        violation = before.get(key)
-        if violation is None:
-            return False
-        person = twin.people.get(key[1])
-        if person is None or not person.in_custody or person.zone is not None \
-                or not person.timeline or person.timeline[-1][0] != zone:
-            return False
-        if self._before is not None:  # a full pass rebuilds _active: carry it over
-            self._active[key] = violation
-        return True
-
-    def _activate(self, state: RuleState, key: AlarmKey, cond: Condition, since: float,
-                  severity: str | None) -> None:
-        """The condition is ripe: a Violation (the one already there if nothing changed)."""
-        severity = severity or state.spec.severity
-        details = self._details(cond)
-        was = self._active.get(key)
-        if was is not None and was.since == since and was.zone == cond.zone \
-                and was.message_en == cond.message_en and was.message_zh == cond.message_zh \
-                and was.severity == severity and was.details == details:
-            return
-        self._active[key] = Violation(
-            rule=state.rule_id, subject=cond.subject, zone=cond.zone,
-            severity=severity,  # type: ignore[arg-type]
-            message_zh=cond.message_zh, message_en=cond.message_en, since=since,
-            details=details,
-        )
-        self._snapshot = None
-
-    def _next_due(self) -> float | None:
-        heap, states = self._heap, self._states
-        while heap:
-            when, r, unit = heap[0]
-            if states[r].due.get(unit) == when:
-                return when
-            heapq.heappop(heap)  # superseded by a later run of that unit
-        return None
-
-    def _details(self, cond: Condition) -> dict[str, object]:
-        details = dict(cond.details)
-        # Maintenance hook (DESIGN.md: suppression by design while a device is in
-        # maintenance, still evaluated and logged): the violation is kept and flagged here;
-        # the alarm side decides what a suppressed alarm looks like.
-        assert self._ctx is not None
-        device = self._ctx.twin.devices.get(cond.subject)
-        if device is not None and device.maintenance:
-            details["maintenance"] = True
-        return details
