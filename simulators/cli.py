@@ -96,7 +96,21 @@ async def run_ambient(site: SiteConfig, profiles: ProfileSet, broker: str, serve
                 SimulatedCentre(site, profiles, broker, speed, command_key, state_dir))
             await centre.wait_connected()
             print(f"simulating {site.id}: {len(centre.drivers)} devices on "
-                  f"{len(centre.agents)} nodes at speed {speed:g}; Ctrl-C to stop")
+                  f"{len(centre.agents)} nodes at speed {speed:g}; waiting for every "
+                  f"camera's first picture; Ctrl-C to stop", flush=True)
+            # As the demo: nobody walks into a room before its camera shows it (a camera
+            # still starting is no camera for the rules).
+            pictures = asyncio.create_task(centre.wait_pictures(), name="first-pictures")
+            stopping = asyncio.create_task(stop.wait(), name="stop")
+            await asyncio.wait({pictures, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not pictures.done():
+                pictures.cancel()
+                return
+            stopping.cancel()
+            missing = pictures.result()
+            print("people start moving" + (f" (no picture yet from {', '.join(missing)})"
+                                           if missing else " (every camera shows a picture)"),
+                  flush=True)
             walking = asyncio.create_task(ambient(centre, api, speed), name="ambient")
             await stop.wait()
             walking.cancel()
