@@ -4,7 +4,8 @@ A synthetic centre of 100 zones (kinds and devices as in the reference centre) a
 people (120 in custody, each escorted by one or two officers or a guard, guardians with the
 juveniles, spare officers), everything born; then a realistic mix of messages (escort
 teams moving, climate readings, doors, recorders, heartbeats, the odd panic, locker and
-tag battery event) on a virtual clock at 20 messages per second.  The rules are
+tag battery event) on a virtual clock at 20 messages per second, each stamped by its node
+2-20 ms before it arrives (as a node stamps a message when it sends it).  The rules are
 evaluated exactly once per message with that message's Changes (incremental evaluation,
 server/rules/engine.py).  Messages are built before the clock starts, so the figure is the
 twin and the rules alone.
@@ -172,8 +173,14 @@ def _mix(site: SiteConfig, feed: _Feed, teams: list[list[PersonState]], events: 
         "holding", "interrogation", "inquiry", "juvenile", "corridor", "info_collection")]
     people = [p for team in teams for p in team]
     nodes = [n.id for n in site.nodes]
+    transit = random.Random(11)  # apart from ``rng``: the mix stays what it was
     out: list[tuple[Topic, Message, float]] = []
     i = 0
+
+    def stamp() -> float:
+        """The node's clock when it sends the next message: what the server's clock will
+        say when it arrives, less a transit of 2-20 ms."""
+        return T0 + (i + 1) / RATE - transit.uniform(0.002, 0.02)
 
     def add(tm: tuple[Topic, Message]) -> None:
         nonlocal i
@@ -181,37 +188,36 @@ def _mix(site: SiteConfig, feed: _Feed, teams: list[list[PersonState]], events: 
         out.append((*tm, T0 + i / RATE))
 
     while i < events:
-        now = T0 + (i + 1) / RATE
         r = rng.random()
         if r < 0.55:  # an escort team moves, one wristband/badge after the other
             team = rng.choice(teams)
             zone = rng.choice(custody_zones if team[0].in_custody else zones)
             for person in team:
-                add(feed.device(f"reader-{zone}", DeviceMessage.EVENT, now, kind="tag_enter",
-                                data={"tag": person.tag}))
+                add(feed.device(f"reader-{zone}", DeviceMessage.EVENT, stamp(),
+                                kind="tag_enter", data={"tag": person.tag}))
         elif r < 0.70:
-            add(feed.device(rng.choice(by_profile["env"]), DeviceMessage.DATA, now,
+            add(feed.device(rng.choice(by_profile["env"]), DeviceMessage.DATA, stamp(),
                             metrics={"temperature": round(rng.gauss(23, 2.5), 1),
                                      "humidity": round(rng.gauss(50, 10), 1)}))
         elif r < 0.80:
-            add(feed.device(rng.choice(by_profile["door"]), DeviceMessage.DATA, now,
+            add(feed.device(rng.choice(by_profile["door"]), DeviceMessage.DATA, stamp(),
                             metrics={"open": rng.random() < 0.3}))
         elif r < 0.85:
-            add(feed.device(rng.choice(by_profile["recorder"]), DeviceMessage.DATA, now,
+            add(feed.device(rng.choice(by_profile["recorder"]), DeviceMessage.DATA, stamp(),
                             metrics={"recording": rng.random() < 0.9}))
         elif r < 0.97:
-            add(feed.heartbeat(rng.choice(nodes), now))
+            add(feed.heartbeat(rng.choice(nodes), stamp()))
         elif r < 0.98:
-            add(feed.device(rng.choice(by_profile["panic"]), DeviceMessage.EVENT, now,
+            add(feed.device(rng.choice(by_profile["panic"]), DeviceMessage.EVENT, stamp(),
                             kind=rng.choice(("panic_pressed", "panic_reset"))))
         elif r < 0.995:
-            add(feed.device(rng.choice(by_profile["lockers"]), DeviceMessage.EVENT, now,
+            add(feed.device(rng.choice(by_profile["lockers"]), DeviceMessage.EVENT, stamp(),
                             kind=rng.choice(("locker_stored", "locker_emptied")),
                             data={"locker": rng.randint(1, 24),
                                   "person": rng.choice(teams[:120])[0].id}))
         else:
             person = rng.choice(people)
-            add(feed.device(f"reader-{person.zone or zones[0]}", DeviceMessage.EVENT, now,
+            add(feed.device(f"reader-{person.zone or zones[0]}", DeviceMessage.EVENT, stamp(),
                             kind="tag_battery_low", data={"tag": person.tag, "level": 15}))
     return out[:events]
 
