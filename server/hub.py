@@ -24,9 +24,23 @@ CLIENT_QUEUE_SIZE = 1024
 
 @dataclass(eq=False)
 class HubClient:
+    """One WebSocket peer (a dashboard here, a guard's page in server/alerts/channels.py):
+    its bounded queue of encoded messages, and ``dropped``, set once it fell behind."""
+
     name: str
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, text: str) -> bool:
+        """Queue ``text`` without waiting.  A full queue means the peer cannot keep up: it
+        is marked dropped (its socket closes; the page reconnects for a fresh snapshot) and
+        False is returned for the owner to disconnect it."""
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.dropped.set()
+            return False
+        return True
 
 
 class Hub:
@@ -50,12 +64,9 @@ class Hub:
             return
         text = encode(message)
         for client in list(self.clients):
-            try:
-                client.queue.put_nowait(text)
-            except asyncio.QueueFull:
+            if not client.offer(text):
                 log.warning("WebSocket client %s too slow; disconnecting it", client.name)
                 self.metrics.ws_dropped.inc()
-                client.dropped.set()
                 self.disconnect(client)
 
 

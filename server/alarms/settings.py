@@ -13,12 +13,22 @@ itself changes (server/alerts/desk.py load_desk).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import Field, field_validator
 
 from protocol.config import StrictModel
 from server.rules.types import SEVERITY_ORDER
 
 SEVERITIES = tuple(SEVERITY_ORDER)
+
+
+def _refuse_unknown(keys: Iterable[str], known: Iterable[str], what: str) -> None:
+    """A ValueError naming the ``keys`` that are not ``known`` (and what is), if any."""
+    known = tuple(known)
+    unknown = sorted(set(keys) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown} (known: {', '.join(known)})")
 
 
 class EscalationTimes(StrictModel):
@@ -49,9 +59,7 @@ class EscalationSettings(StrictModel):
     @field_validator("by_severity")
     @classmethod
     def _severities(cls, value: dict[str, EscalationTimes]) -> dict[str, EscalationTimes]:
-        unknown = sorted(set(value) - set(SEVERITIES))
-        if unknown:
-            raise ValueError(f"unknown severities {unknown} (known: {', '.join(SEVERITIES)})")
+        _refuse_unknown(value, SEVERITIES, "severities")
         return value
 
     def for_severity(self, severity: str) -> EscalationTimes:
@@ -73,9 +81,7 @@ class ShelvingSettings(StrictModel):
     def _roles(cls, value: dict[str, float]) -> dict[str, float]:
         from server.auth import ROLES  # late: auth imports the store, which imports us
 
-        unknown = sorted(set(value) - set(ROLES))
-        if unknown:
-            raise ValueError(f"unknown roles {unknown} (known: {', '.join(ROLES)})")
+        _refuse_unknown(value, ROLES, "roles")
         if any(v <= 0 or v > 7 * 86400 for v in value.values()):
             raise ValueError("durations must be in (0, 604800] seconds")
         return value

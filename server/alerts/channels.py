@@ -8,21 +8,16 @@ lost: the deliveries are the source of truth, not the socket).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any
+
+from server.hub import HubClient, encode
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
 
-
-@dataclass(eq=False)
-class GuardClient:
-    user: str
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
-    dropped: asyncio.Event = field(default_factory=asyncio.Event)
+GuardClient = HubClient  # one guard page, named after its user
 
 
 class GuardChannels:
@@ -30,18 +25,18 @@ class GuardChannels:
         self._clients: dict[str, set[GuardClient]] = {}
 
     def connect(self, user: str) -> GuardClient:
-        client = GuardClient(user)
+        client = GuardClient(user, asyncio.Queue(QUEUE_SIZE))
         self._clients.setdefault(user, set()).add(client)
         log.info("guard page connected: %s (%d open)", user, len(self._clients[user]))
         return client
 
     def disconnect(self, client: GuardClient) -> None:
-        clients = self._clients.get(client.user)
+        clients = self._clients.get(client.name)
         if clients is not None:
             clients.discard(client)
             if not clients:
-                del self._clients[client.user]
-            log.info("guard page disconnected: %s", client.user)
+                del self._clients[client.name]
+            log.info("guard page disconnected: %s", client.name)
 
     def connected(self, user: str) -> bool:
         return bool(self._clients.get(user))
@@ -54,14 +49,12 @@ class GuardChannels:
         clients = self._clients.get(user)
         if not clients:
             return 0
-        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        text = encode(message)
         sent = 0
         for client in list(clients):
-            try:
-                client.queue.put_nowait(text)
+            if client.offer(text):
                 sent += 1
-            except asyncio.QueueFull:
+            else:
                 log.warning("guard page of %s too slow; disconnecting it", user)
-                client.dropped.set()
                 self.disconnect(client)
         return sent

@@ -25,15 +25,14 @@ from server.alerts.views import delivery_json, guard_alert_json, shift_json
 from server.api.alarm_actions import AlarmId, http_error
 from server.api.deps import coordinator
 from server.api.views import iso
-from server.api.ws import pump
-from server.auth import Principal, current_user, require, websocket_user
+from server.api.ws import accept_user, pump
+from server.auth import Principal, current_user, require
 from server.errors import NotFound, ServerError
 from server.service import Coordinator
 
 router = APIRouter(prefix="/api", tags=["guards"])
 
 CAN_ASSIGN = frozenset({"duty", "supervisor"})
-CLOSE_UNAUTHORIZED = 4401
 MAX_WS_MESSAGE = 4096
 Coord = Annotated[Coordinator, Depends(coordinator)]
 
@@ -161,10 +160,8 @@ async def step(alarm_id: AlarmId, step: Literal["delivered", "seen", "acknowledg
 
 @router.websocket("/guard/ws")
 async def guard_socket(websocket: WebSocket) -> None:
-    user = websocket_user(websocket)
-    await websocket.accept()
+    user = await accept_user(websocket)
     if user is None:
-        await websocket.close(CLOSE_UNAUTHORIZED, "not authenticated")
         return
     coord: Coordinator = websocket.app.state.coordinator
     channels = coord.desk.channels
@@ -196,5 +193,5 @@ async def _receive(websocket: WebSocket, coord: Coordinator, client: GuardClient
             receipt = decode(text.encode(), GuardReceipt)
         except ProtocolError:
             continue
-        coord.desk.on_receipt(client.user, receipt, "ws")
+        coord.desk.on_receipt(client.name, receipt, "ws")
 

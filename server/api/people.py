@@ -19,6 +19,7 @@ use, not on an outing).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -122,6 +123,16 @@ def _json(coord: Coordinator, person: PersonState) -> dict[str, Any]:
     return person_json(person, coord.custody_limits, coord.speed, time.time())
 
 
+async def _changed(coord: Coordinator, change: Awaitable[PersonState]) -> dict[str, Any]:
+    """Await a change to a person's record and answer the record as changed; the custody
+    desk's refusals become 404 (unknown person) or 409 (state conflict)."""
+    try:
+        person = await change
+    except (Conflict, NotFound) as err:
+        raise _http(err) from None
+    return _json(coord, person)
+
+
 async def _file(coord: Coordinator, person: PersonState) -> dict[str, Any]:
     actions = await coord.custody.person_actions(person.id)
     return custody_record_json(coord.twin, person, coord.custody_limits, coord.speed,
@@ -143,11 +154,7 @@ def _lookup(coord: Coordinator, person_id: str, suspect: bool) -> PersonState:
 async def register_person(body: StaffRequest, coord: Coord, user: Manager) -> dict[str, Any]:
     person = PersonState(id=body.id, role=body.role, sex=body.sex, name=body.name,
                          tag=body.badge or f"badge-{body.id}")
-    try:
-        registered = await coord.custody.register_staff(person, user.username)
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
-    return _json(coord, registered)
+    return await _changed(coord, coord.custody.register_staff(person, user.username))
 
 
 @router.get("/people")
@@ -164,10 +171,7 @@ async def person_file(person: PathId, coord: Coord, _: Reader) -> dict[str, Any]
 @router.post("/people/{person}/checkout")
 async def checkout(person: PathId, coord: Coord, user: Manager) -> dict[str, Any]:
     """A visitor, lawyer, guardian or officer leaves and hands the badge back."""
-    try:
-        return _json(coord, await coord.custody.checkout(person, user.username))
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
+    return await _changed(coord, coord.custody.checkout(person, user.username))
 
 
 @router.post("/people/{person}/tag-check")
@@ -195,11 +199,7 @@ async def intake(body: IntakeRequest, coord: Coord, user: Manager) -> dict[str, 
     person = PersonState(id=body.person, role="suspect", sex=body.sex, age=body.age,
                          case=body.case, custody_basis=body.custody, name=body.name,
                          tag=body.wristband or f"wb-{body.person}", id_number=body.id_number)
-    try:
-        registered = await coord.custody.intake(person, user.username, custody_start=start)
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
-    return _json(coord, registered)
+    return await _changed(coord, coord.custody.intake(person, user.username, custody_start=start))
 
 
 @router.get("/custody")
@@ -222,44 +222,29 @@ async def custody_file(person: PathId, coord: Coord, _: Reader) -> dict[str, Any
 @router.post("/custody/{person}/release")
 async def release(person: PathId, coord: Coord, user: Manager,
                   body: Annotated[ReleaseRequest | None, Body()] = None) -> dict[str, Any]:
-    try:
-        released = await coord.custody.release(person, user.username,
-                                               body.reason if body else "")
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
-    return _json(coord, released)
+    return await _changed(coord, coord.custody.release(person, user.username,
+                                                       body.reason if body else ""))
 
 
 @router.post("/custody/{person}/transfer")
 async def transfer(person: PathId, body: TransferRequest, coord: Coord,
                    user: Manager) -> dict[str, Any]:
     """Custody here ends by a handover: the person may leave (recorded as a transfer)."""
-    try:
-        moved = await coord.custody.transfer(person, body.to, body.reason, user.username)
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
-    return _json(coord, moved)
+    return await _changed(coord, coord.custody.transfer(person, body.to, body.reason,
+                                                        user.username))
 
 
 @router.post("/custody/{person}/outing")
 async def start_outing(person: PathId, body: OutingRequest, coord: Coord,
                        user: Manager) -> dict[str, Any]:
     """An approved outing (hospital, scene visit) of ``minutes`` site minutes."""
-    try:
-        out = await coord.custody.start_outing(person, body.minutes, body.reason,
-                                               user.username)
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
-    return _json(coord, out)
+    return await _changed(coord, coord.custody.start_outing(person, body.minutes, body.reason,
+                                                            user.username))
 
 
 @router.post("/custody/{person}/outing/end")
 async def end_outing(person: PathId, coord: Coord, user: Manager) -> dict[str, Any]:
-    try:
-        back = await coord.custody.end_outing(person, user.username)
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
-    return _json(coord, back)
+    return await _changed(coord, coord.custody.end_outing(person, user.username))
 
 
 @router.post("/custody/{person}/tag-check")
@@ -269,20 +254,12 @@ async def custody_tag_check(person: PathId, coord: Coord,
                             ) -> dict[str, Any]:
     """The wristband was checked (or replaced): clears tag_tamper / tag_low_battery."""
     check = body or TagCheckRequest()
-    try:
-        checked = await coord.custody.tag_check(person, user.username, tamper=check.tamper,
-                                                battery=check.battery,
-                                                new_tag=check.wristband)
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
-    return _json(coord, checked)
+    return await _changed(coord, coord.custody.tag_check(
+        person, user.username, tamper=check.tamper, battery=check.battery,
+        new_tag=check.wristband))
 
 
 @router.post("/custody/{person}/search")
 async def search(person: PathId, coord: Coord, user: Manager) -> dict[str, Any]:
     """Record a completed body check (same effect as the terminal's search_completed)."""
-    try:
-        searched = await coord.custody.search(person, user.username)
-    except (Conflict, NotFound) as err:
-        raise _http(err) from None
-    return _json(coord, searched)
+    return await _changed(coord, coord.custody.search(person, user.username))

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from server.auth import websocket_user
+from server.auth import Principal, websocket_user
 from server.hub import Hub, encode
 from server.service import Coordinator
 
@@ -23,12 +23,22 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4408
 
 
-@router.websocket("/api/ws")
-async def live(websocket: WebSocket) -> None:
+async def accept_user(websocket: WebSocket) -> Principal | None:
+    """Accept the handshake and return who is connecting; without credentials, close with
+    CLOSE_UNAUTHORIZED and return None.  Accepting first lets the page read the close code
+    (a refused handshake only shows the browser an HTTP 403).  Shared by the dashboards'
+    and the guards' sockets."""
     user = websocket_user(websocket)
     await websocket.accept()
     if user is None:
         await websocket.close(CLOSE_UNAUTHORIZED, "not authenticated")
+    return user
+
+
+@router.websocket("/api/ws")
+async def live(websocket: WebSocket) -> None:
+    user = await accept_user(websocket)
+    if user is None:
         return
     coord: Coordinator = websocket.app.state.coordinator
     hub: Hub = websocket.app.state.hub

@@ -99,16 +99,23 @@ def to_json(value: Any) -> str:
     return _encoder.encode(value).decode()
 
 
+def _known_fields(cls: type[Any], text: str, tuples: str) -> dict[str, Any]:
+    """A stored row's fields that ``cls`` still has (a field dropped since the row was
+    written is ignored), its list field ``tuples`` turned back from JSON arrays into the
+    tuples it holds."""
+    data = json.loads(text)
+    known = {f.name for f in dataclasses.fields(cls)}
+    data = {k: v for k, v in data.items() if k in known}
+    data[tuples] = [tuple(item) for item in data.get(tuples, [])]
+    return data
+
+
 def alarm_to_json(alarm: Alarm) -> str:
     return to_json(alarm)
 
 
 def alarm_from_json(text: str) -> Alarm:
-    data = json.loads(text)
-    known = {f.name for f in dataclasses.fields(Alarm)}
-    data = {k: v for k, v in data.items() if k in known}
-    data["comments"] = [tuple(c) for c in data.get("comments", [])]
-    return Alarm(**data)
+    return Alarm(**_known_fields(Alarm, text, tuples="comments"))
 
 
 def person_to_json(person: PersonState) -> str:
@@ -116,8 +123,4 @@ def person_to_json(person: PersonState) -> str:
 
 
 def person_from_json(text: str) -> PersonState:
-    data = json.loads(text)
-    known = {f.name for f in dataclasses.fields(PersonState)}
-    data = {k: v for k, v in data.items() if k in known}
-    data["timeline"] = [tuple(t) for t in data.get("timeline", [])]
-    return PersonState(**data)
+    return PersonState(**_known_fields(PersonState, text, tuples="timeline"))

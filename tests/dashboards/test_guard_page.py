@@ -10,108 +10,54 @@ tap each.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
-from tests.conftest import REPO, Broker, free_port, wait_for_port
+from tests.conftest import Broker
+from tests.dashboards.support import artifact, chromium, collect_errors, log_in
+from tests.e2e.support import server_process
 from tests.server.test_api_support import FakeNode
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "guard-test-pw"
 USER_PASSWORD = "user-pw-123"
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-# The flags of tests/dashboards/test_wall_page.py.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
 def server(mqtt_broker: Broker, tmp_path: Path) -> Iterator[str]:
     """``custodywatch server`` (speed 1) with users g1 (guard on holding-1) and duty1."""
-    port = free_port()
-    config = tmp_path / "server.yaml"
-    config.write_text(yaml.safe_dump({
-        "site": "reference", "data_dir": str(tmp_path / "data"), "speed": 1,
-        "mqtt": {"url": mqtt_broker.url}, "http": {"host": "127.0.0.1", "port": port}}))
-    log = tmp_path / "server.log"
-    env = {**os.environ, "CUSTODYWATCH_ADMIN_PASSWORD": PASSWORD}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "server.cli", "server", "--config",
-                                 str(config)], stdout=out, stderr=subprocess.STDOUT, env=env,
-                                cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_port(port, timeout=60)  # generous: CI machines run many servers at once
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
-        http = httpx.Client(base_url=url, timeout=30)  # argon2 is slow on a loaded machine
-        token = http.post("/api/auth/login", json={
-            "username": "admin", "password": PASSWORD}).json()["access_token"]
-        http.headers["Authorization"] = f"Bearer {token}"
+    with server_process(tmp_path, mqtt_broker.url, 1, password=PASSWORD) as srv, \
+            srv.client() as http:
         for user, role in (("g1", "guard"), ("duty1", "duty")):
             r = http.post("/api/users",
                           json={"username": user, "password": USER_PASSWORD, "role": role})
             assert r.status_code == 201, r.text
         r = http.post("/api/guards/shifts", json={"user": "g1", "zones": ["holding-1"]})
         assert r.status_code == 201, r.text
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _login(page: object, url: str, user: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(url)  # type: ignore[attr-defined]
-    page.fill("input[name=username]", user)  # type: ignore[attr-defined]
-    page.fill("input[name=password]", USER_PASSWORD)  # type: ignore[attr-defined]
-    page.click(".login-card button[type=submit]")  # type: ignore[attr-defined]
-    expect(page.locator(".login-overlay")).to_have_count(0)  # type: ignore[attr-defined]
+        yield srv.url
 
 
 def test_guard_alert_ack_and_wall(server: str, mqtt_broker: Broker) -> None:
     """Alert on the handheld within 2 s (full screen for a critical one), acknowledged in
     one tap, the wall shows who acknowledged; after a network drop the page reconnects by
     itself and shows the alert it missed; arrived and resolved with a note."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    node = FakeNode(mqtt_broker.port, "gw-1")
     errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
+        node = FakeNode(mqtt_broker.port, "gw-1")
         try:
             phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
                                         has_touch=True, locale="zh-CN")
             guard = phone.new_page()
-            guard.on("pageerror", lambda err: errors.append(f"guard: {err}"))
-            _login(guard, f"{server}/guard", "g1")
+            collect_errors(guard, errors, "guard")
+            log_in(guard, f"{server}/guard", "g1", USER_PASSWORD)
             guard.click("#start-button")
             expect(guard.locator("#conn")).to_have_attribute("data-status", "live",
                                                              timeout=10_000)
@@ -120,8 +66,8 @@ def test_guard_alert_ack_and_wall(server: str, mqtt_broker: Broker) -> None:
             desk = browser.new_context(viewport={"width": 1920, "height": 1080},
                                        locale="zh-CN")
             wall = desk.new_page()
-            wall.on("pageerror", lambda err: errors.append(f"wall: {err}"))
-            _login(wall, f"{server}/", "duty1")
+            collect_errors(wall, errors, "wall")
+            log_in(wall, f"{server}/", "duty1", USER_PASSWORD)
             expect(wall.locator("#conn")).to_have_attribute("data-status", "live",
                                                             timeout=10_000)
 
@@ -138,8 +84,7 @@ def test_guard_alert_ack_and_wall(server: str, mqtt_broker: Broker) -> None:
             expect(flash).to_be_visible()  # critical: full screen until acknowledged
             expect(flash.locator(".flash-rule")).to_have_text("门被强行打开")
             expect(alert).to_have_attribute("data-step", "seen")  # receipts went back
-            ARTIFACTS.mkdir(exist_ok=True)
-            guard.screenshot(path=str(ARTIFACTS / "guard-alert.png"))
+            guard.screenshot(path=artifact("guard-alert.png"))
 
             guard.click("#flash-ack")
             expect(flash).to_be_hidden()
@@ -150,7 +95,7 @@ def test_guard_alert_ack_and_wall(server: str, mqtt_broker: Broker) -> None:
                                '[data-zone="holding-1"]')
             expect(row).to_have_attribute("data-state", "active_acked")
             expect(row.locator(".alarm-acked-by")).to_have_text("g1")
-            wall.screenshot(path=str(ARTIFACTS / "wall-acked-by-guard.png"))
+            wall.screenshot(path=artifact("wall-acked-by-guard.png"))
 
             # Wi-Fi drop: an alert raised meanwhile shows up, flagged, once back online.
             phone.set_offline(True)
@@ -175,7 +120,7 @@ def test_guard_alert_ack_and_wall(server: str, mqtt_broker: Broker) -> None:
             alert.locator("textarea.note").fill("门已重新上锁")
             alert.locator('button[data-step="resolved"]').click()
             expect(alert).to_have_attribute("data-step", "resolved")
-            guard.screenshot(path=str(ARTIFACTS / "guard-resolved.png"))
+            guard.screenshot(path=artifact("guard-resolved.png"))
 
             # The wall: a comment and a shelve with a reason; a panic alarm is never shelved.
             row.locator('button[data-act="comment"]').click()
@@ -193,17 +138,14 @@ def test_guard_alert_ack_and_wall(server: str, mqtt_broker: Broker) -> None:
             panic_row.locator('form[data-form="shelve"] input').fill("测试")
             panic_row.locator('form[data-form="shelve"] button[type=submit]').click()
             expect(panic_row.locator(".alarm-error")).to_contain_text("may not be shelved")
-            wall.screenshot(path=str(ARTIFACTS / "wall-shelved.png"))
+            wall.screenshot(path=artifact("wall-shelved.png"))
 
             # The supervisor's reports: KPIs of what just happened, and the audit chain.
             office = browser.new_context(viewport={"width": 1440, "height": 900},
                                          locale="zh-CN")
             reports = office.new_page()
-            reports.on("pageerror", lambda err: errors.append(f"reports: {err}"))
-            reports.goto(f"{server}/reports")
-            reports.fill("input[name=username]", "admin")
-            reports.fill("input[name=password]", PASSWORD)
-            reports.click(".login-card button[type=submit]")
+            collect_errors(reports, errors, "reports")
+            log_in(reports, f"{server}/reports", "admin", PASSWORD)
             expect(reports.locator("#tiles .tile")).to_have_count(8)
             expect(reports.locator('.console[data-console="duty-desk"] svg.chart rect')
                    ).not_to_have_count(0)
@@ -211,13 +153,12 @@ def test_guard_alert_ack_and_wall(server: str, mqtt_broker: Broker) -> None:
             reports.click("#verify")
             expect(reports.locator("#verify-result")).to_have_class(re.compile(r"\bok\b"))
             expect(reports.locator("#audit")).to_contain_text("alarm_shelve")
-            reports.screenshot(path=str(ARTIFACTS / "reports.png"), full_page=True)
+            reports.screenshot(path=artifact("reports.png"), full_page=True)
 
             registered = guard.evaluate(
                 "navigator.serviceWorker.ready.then(r => r.scope)")
             assert registered.endswith("/guard"), registered  # the PWA's service worker
         finally:
-            browser.close()
             node.close()
     manifest = httpx.get(f"{server}/guard/manifest.webmanifest", timeout=30).json()
     assert manifest["start_url"] == "/guard" and manifest["display"] == "standalone"

@@ -8,115 +8,48 @@ room's reader), so the alarm travels the whole way: MQTT → ingest → twin →
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-import yaml
 
 from protocol.codec import encode, now_ms
 from protocol.messages import DeviceBirth, DeviceDescriptor, DeviceEvent, EventKind, NodeBirth
 from protocol.topics import DeviceMessage, NodeMessage, device_topic, node_topic
-from tests.conftest import REPO, Broker, free_port, wait_for_port
+from tests.conftest import Broker
+from tests.dashboards.support import (  # noqa: F401  (ARTIFACTS, CHROMIUM*: imported from here)
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    artifact,
+    desk_page,
+    log_in,
+)
+from tests.e2e.support import ServerProcess, server_process
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "wall-test-pw"
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@dataclass
-class Server:
-    url: str
-    log: Path
-
-    def token(self) -> str:
-        r = httpx.post(f"{self.url}/api/auth/login",
-                       json={"username": "admin", "password": PASSWORD})
-        r.raise_for_status()
-        return str(r.json()["access_token"])
-
-
-def _custodywatch() -> str:
-    exe = Path(sys.executable).parent / "custodywatch"
-    return str(exe) if exe.exists() else (shutil.which("custodywatch") or "custodywatch")
-
-
-def _wait_healthy(server: Server, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    """/healthz answers 200 once the server's MQTT link is up (it ingests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{server.log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"server not healthy after {timeout}s:\n{server.log.read_text()[-3000:]}")
+Server = ServerProcess  # the name this module's fixture has always yielded
 
 
 @pytest.fixture
 def server(mqtt_broker: Broker, tmp_path: Path) -> Iterator[Server]:
-    """The real server (speed 60) on a free port, talking to the private broker."""
-    port = free_port()
-    config = tmp_path / "server.yaml"
-    config.write_text(yaml.safe_dump({
-        "site": "reference", "data_dir": str(tmp_path / "data"), "speed": 60,
-        "mqtt": {"url": mqtt_broker.url}, "http": {"host": "127.0.0.1", "port": port},
-    }))
-    log = tmp_path / "server.log"
-    env = {**os.environ, "CUSTODYWATCH_ADMIN_PASSWORD": PASSWORD}
-    env.pop("CUSTODYWATCH_COMMAND_KEY", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen([_custodywatch(), "server", "--config", str(config)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-    srv = Server(f"http://127.0.0.1:{port}", log)
-    try:
-        wait_for_port(port, timeout=20)
-        _wait_healthy(srv, proc)
+    """The real server (speed 60) on a free port, talking to the private broker; the
+    admin's password is PASSWORD."""
+    with server_process(tmp_path, mqtt_broker.url, 60, password=PASSWORD) as srv:
         yield srv
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.fixture
 def page(server: Server) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1920, "height": 1080},
-                                          locale="zh-CN")
-            pg = context.new_page()
-            errors: list[str] = []
-            pg.on("pageerror", lambda err: errors.append(str(err)))
-            yield pg
-            assert not errors, f"JavaScript errors on the page: {errors}"
-        finally:
-            browser.close()
+    """A 1920×1080 zh-CN page in Chromium; the test fails on any JavaScript error."""
+    with desk_page() as pg:
+        yield pg
 
 
 class EdgeNode:
@@ -165,12 +98,8 @@ def test_wall_shows_live_alarm_and_acknowledges_it(page, server: Server,
     acknowledged state and who acknowledged it (admin), pushed back over the WebSocket."""
     from playwright.sync_api import expect
 
-    page.goto(server.url + "/")
     # No session yet: the login form, then the wall without a reload.
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click(".login-card button[type=submit]")
-    expect(page.locator(".login-overlay")).to_have_count(0)
+    log_in(page, server.url + "/", "admin", PASSWORD)
     expect(page.locator("#conn")).to_have_attribute("data-status", "live", timeout=10_000)
     expect(page.locator('g.zone[data-zone="holding-1"]')).to_have_attribute("data-status",
                                                                             "empty")
@@ -217,8 +146,7 @@ def test_wall_shows_live_alarm_and_acknowledges_it(page, server: Server,
         expect(card.locator('[data-device="reader-holding-1"]')).to_have_class(
             re.compile(r"\bdev-online\b"))
 
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "wall.png"))
+        page.screenshot(path=artifact("wall.png"))
 
         # English is one click away and every label follows.
         page.click('button[data-lang="en"]')

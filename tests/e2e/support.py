@@ -1,9 +1,10 @@
 """Helpers for playing scenarios end to end: ``custodywatch server`` and ``custodywatch
 simulate`` as subprocesses on a private Mosquitto, judged by the simulator's report.
 
-Imported by tests/e2e/test_rule_scenarios.py and tests/simulators/test_play_e2e.py (no
-tests of its own).  A failing run keeps both processes' logs in the test's tmp_path and
-puts their tails in the assertion message.
+Imported by tests/e2e/test_rule_scenarios.py, tests/simulators/test_play_e2e.py,
+tests/gateway/test_e2e.py and the dashboards' browser tests (no tests of its own).  A
+failing run keeps both processes' logs in the test's tmp_path and puts their tails in the
+assertion message.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
+import yaml
 
 from tests.conftest import free_port, wait_for_port
 
@@ -29,27 +35,54 @@ class ServerProcess:
     url: str
     data_dir: Path
     log: Path
+    password: str = PASSWORD  # the admin's
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
+    def token(self, user: str = "admin", password: str | None = None) -> str:
+        """A bearer token for ``user`` (the admin unless named) from POST /api/auth/login."""
+        r = httpx.post(f"{self.url}/api/auth/login", timeout=30,  # argon2 on a busy machine
+                       json={"username": user, "password": password or self.password})
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+    def client(self, user: str = "admin", password: str | None = None) -> httpx.Client:
+        """An HTTP client on the server logged in as ``user`` (the admin unless named)."""
+        return httpx.Client(base_url=self.url, timeout=30, headers={
+            "Authorization": f"Bearer {self.token(user, password)}"})
+
 
 @contextlib.contextmanager
-def server_process(tmp_path: Path, broker_url: str, speed: float) -> Iterator[ServerProcess]:
-    """``custodywatch server`` on a free port with its own data directory."""
+def server_process(tmp_path: Path, broker_url: str, speed: float,
+                   password: str = PASSWORD, startup_s: float = 60,
+                   ) -> Iterator[ServerProcess]:
+    """``custodywatch server`` of the reference site on a free port with its own data
+    directory (tmp_path/data) and admin ``password``, yielded once /healthz answers 200
+    (its MQTT link is up), stopped afterwards.
+
+    The server generates its command key in the data directory (command.key, which
+    ``simulate`` reads), whatever CUSTODYWATCH_COMMAND_KEY the test process has.  A
+    server that exits or is not healthy within ``startup_s`` (generous: CI machines run
+    many at once) fails the test with its log's tail.
+    """
     port = free_port()
     config = tmp_path / "server.yaml"
     data_dir = tmp_path / "data"
-    config.write_text(f"site: reference\ndata_dir: {data_dir}\nspeed: {speed}\n"
-                      f"mqtt: {{url: '{broker_url}'}}\nhttp: {{port: {port}}}\n")
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(EXE), "server", "--config", str(config)],
-                                   env={**os.environ, "CUSTODYWATCH_ADMIN_PASSWORD": PASSWORD},
-                                   stdout=out, stderr=subprocess.STDOUT)
+    config.write_text(yaml.safe_dump({
+        "site": "reference", "data_dir": str(data_dir), "speed": speed,
+        "mqtt": {"url": broker_url}, "http": {"host": "127.0.0.1", "port": port}}))
+    env = {**os.environ, "CUSTODYWATCH_ADMIN_PASSWORD": password}
+    env.pop("CUSTODYWATCH_COMMAND_KEY", None)
+    server = ServerProcess(f"http://127.0.0.1:{port}", data_dir, tmp_path / "server.log",
+                           password)
+    with server.log.open("wb") as out:
+        process = subprocess.Popen([str(EXE), "server", "--config", str(config)], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
         try:
-            wait_for_port(port, timeout=30)
-            yield ServerProcess(f"http://127.0.0.1:{port}", data_dir, log)
+            wait_for_port(port, timeout=startup_s)
+            _wait_healthy(server, process, startup_s)
+            yield server
         finally:
             process.terminate()
             try:
@@ -57,6 +90,22 @@ def server_process(tmp_path: Path, broker_url: str, speed: float) -> Iterator[Se
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+
+def _wait_healthy(server: ServerProcess, process: subprocess.Popen[bytes],
+                  timeout: float) -> None:
+    """Until /healthz answers 200 (tests only; the product never polls)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"server not healthy after {timeout}s:\n{server.log_tail()}")
 
 
 @dataclass

@@ -24,8 +24,6 @@ from protocol.codec import decode, encode, now_ms
 from protocol.messages import DeviceData, GuardAlert, GuardReceipt
 from tests.conftest import Broker
 from tests.server.test_api_support import (
-    ADMIN_PASSWORD,
-    COMMAND_KEY,
     SITE,
     FakeNode,
     RunningServer,
@@ -37,10 +35,7 @@ USERS = {"duty1": "duty", "g1": "guard", "g2": "guard", "sup1": "supervisor", "t
 PASSWORD = "password-123"
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
+pytestmark = pytest.mark.usefixtures("server_credentials")
 
 
 class GuardTerminal:

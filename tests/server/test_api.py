@@ -10,13 +10,9 @@ import pytest
 from server.auth import Authenticator
 from server.store.sqlite import SqliteStore
 from tests.conftest import Broker
-from tests.server.test_api_support import ADMIN_PASSWORD, COMMAND_KEY, running_server
+from tests.server.test_api_support import ADMIN_PASSWORD, running_server
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
+pytestmark = pytest.mark.usefixtures("server_credentials")
 
 
 async def test_login_and_protected_endpoints(tmp_path: Path, mqtt_broker: Broker) -> None:

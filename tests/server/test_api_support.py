@@ -1,13 +1,18 @@
 """Helpers for the server's end-to-end tests: a real server (uvicorn on a free port, the
 same ``serve()`` the demo uses) on a private Mosquitto, and a paho client playing a node.
 
-Imported by test_api*.py, test_ingest*.py and test_service*.py (no tests of its own).
+Imported by the tests that start a server (test_api.py, test_custody.py, test_ingest.py,
+test_service.py, test_alarm_api.py, test_samples.py, the live-view tests) and by the
+dashboards' guard page test (no tests of its own).  The server reads ADMIN_PASSWORD and
+COMMAND_KEY from the environment: such a module uses the ``server_credentials`` fixture
+(tests/server/conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import threading
 import time
 import uuid
@@ -56,6 +61,15 @@ class RunningServer:
 
     async def post(self, path: str, **kw: Any) -> httpx.Response:
         return await self.http.post(path, **kw)
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """The value of one sample on /metrics (``name`` with exactly ``labels``), 0 while
+        the server has not written it."""
+        text = (await self.http.get("/metrics")).text
+        selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        sample = re.escape(f"{name}{{{selector}}}" if selector else name)
+        m = re.search(rf"^{sample} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else 0.0
 
 
 @asynccontextmanager

@@ -17,8 +17,6 @@ from server.custody import age_on, site_today
 from server.store.sqlite import SqliteStore
 from tests.conftest import Broker
 from tests.server.test_api_support import (
-    ADMIN_PASSWORD,
-    COMMAND_KEY,
     FakeNode,
     RunningServer,
     running_server,
@@ -26,11 +24,7 @@ from tests.server.test_api_support import (
 )
 from tests.server.test_custody_records import id_number
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
+pytestmark = pytest.mark.usefixtures("server_credentials")
 
 
 INTAKE = {"person": "S1", "sex": "male", "age": 34, "case": "C-001",

@@ -4,7 +4,6 @@ rebirth requests."""
 from __future__ import annotations
 
 import asyncio
-import re
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,26 +19,14 @@ from server.ingest import Inbound, MqttLink
 from server.store.sqlite import SqliteStore
 from tests.conftest import Broker
 from tests.server.test_api_support import (
-    ADMIN_PASSWORD,
     COMMAND_KEY,
     SITE,
     FakeNode,
-    RunningServer,
     running_server,
     wait_until,
 )
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
-
-
-async def _bad_count(srv: RunningServer, reason: str) -> float:
-    text = (await srv.http.get("/metrics")).text
-    m = re.search(rf'^custodywatch_bad_messages_total\{{reason="{reason}"\}} (\S+)$', text, re.M)
-    return float(m.group(1)) if m else 0.0
+pytestmark = pytest.mark.usefixtures("server_credentials")
 
 
 async def test_hostile_payloads_are_counted_and_harmless(tmp_path: Path,
@@ -59,7 +46,8 @@ async def test_hostile_payloads_are_counted_and_harmless(tmp_path: Path,
             node.birth()
             node.event("reader-nowhere", "tag_enter", {"tag": "wb-X"})
             for reason in ("json", "too_large", "schema", "unknown_node", "unknown_device"):
-                await wait_until(partial(_bad_count, srv, reason), what=reason)
+                await wait_until(partial(srv.metric, "custodywatch_bad_messages_total",
+                                         reason=reason), what=reason)
             assert (await srv.get("/api/zones")).status_code == 200
             assert (await srv.http.get("/healthz")).status_code == 200
         finally:

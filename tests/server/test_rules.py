@@ -11,14 +11,7 @@ EPS = 1e-6
 
 def interview(speed: float = 1.0, recording: bool = True) -> Floor:
     """S1 (searched) with officers O1, O2 in interrogation-1 at t=0; everything born."""
-    floor = Floor(speed=speed)
-    floor.birth_everything()
-    floor.person("S1", sex="male")
-    floor.person("O1", role="officer")
-    floor.person("O2", role="officer")
-    floor.move("body-check-1", "S1", "O1", "O2")
-    floor.search("S1")
-    floor.move("interrogation-1", "S1", "O1", "O2")
+    floor = Floor(speed=speed).in_interview()
     floor.set("recorder-interrogation-1", recording=recording)
     assert floor.keys() == set()
     return floor
@@ -95,11 +88,7 @@ def test_speed_scales_grace_to_real_time() -> None:
 def test_search_skipped_outside_entrance_and_body_check_only() -> None:
     """Unsearched at the entrance and body check: fine; in info-1 for 10 s: violation;
     the terminal's search_completed clears it."""
-    floor = Floor()
-    floor.birth_everything()
-    floor.person("S1")
-    floor.person("O1", role="officer")
-    floor.move("entrance", "S1", "O1")
+    floor = Floor().escorted("entrance")
     floor.at(50).move("body-check-1", "S1", "O1")
     assert floor.at(100).keys() == set()
     floor.move("info-1", "S1", "O1")
@@ -116,11 +105,7 @@ def test_search_skipped_outside_entrance_and_body_check_only() -> None:
 
 def test_search_skipped_follows_the_person_across_zones() -> None:
     """Moving on unsearched keeps one condition (same subject, since unchanged, new zone)."""
-    floor = Floor()
-    floor.birth_everything()
-    floor.person("S1")
-    floor.person("O1", role="officer")
-    floor.move("info-1", "S1", "O1")
+    floor = Floor().escorted("info-1")
     floor.at(6).move("lockers-1", "S1", "O1")
     ev = floor.at(10 + EPS).evaluate()
     v = ev.active[("search_skipped", "S1")]

@@ -17,11 +17,7 @@ MODELS = {r.id: r.params for r in CATALOGUE}
 
 def unattended_floor(rules: Mapping[str, Any], zone: str) -> Floor:
     """S1 (searched) alone in ``zone`` from t=0."""
-    floor = Floor(site=site_with_rules(rules))
-    floor.birth_everything()
-    floor.person("S1", searched=True)
-    floor.move(zone, "S1")
-    return floor
+    return Floor(site=site_with_rules(rules)).alone(zone)
 
 
 def test_site_override_changes_grace_and_severity() -> None:

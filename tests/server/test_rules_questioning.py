@@ -79,10 +79,7 @@ def test_single_officer_not_checked_in_other_rooms_unless_configured() -> None:
     assert floor.at(3600).keys() == set()
     strict = Floor(site=site_with_rules({"single_officer_questioning": {
         "zone_kinds": ["interrogation", "inquiry"]}}))
-    strict.birth_everything()
-    strict.person("S1", searched=True)
-    strict.person("O1", role="officer")
-    strict.move("inquiry-1", "S1", "O1")
+    strict.escorted("inquiry-1", searched=True)
     strict.set("recorder-inquiry-1", recording=True)
     assert strict.at(61).keys() == {("single_officer_questioning", "S1")}
 

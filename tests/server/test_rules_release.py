@@ -26,11 +26,7 @@ def inside() -> Floor:
 
 def test_arrival_at_the_entrance_is_not_an_exit() -> None:
     """Intake at the entrance, waiting there: nothing."""
-    floor = Floor()
-    floor.birth_everything()
-    floor.person("S1")
-    floor.person("O1", role="officer")
-    floor.move("entrance", "S1", "O1")
+    floor = Floor().escorted("entrance")
     assert floor.at(600).keys() == set()
 
 

@@ -1,7 +1,9 @@
 """A reference centre on a virtual clock, driven by the messages edges would send.
 
 Shared by the rule and alarm tests (no tests here).  Everything goes through Twin.apply
-with real protocol payloads, so the rules see exactly what ingest would give them.
+with real protocol payloads, so the rules see exactly what ingest would give them.  The
+scenes many tests start from (an escorted person, a person alone, an interview under way)
+are Floor methods.
 """
 
 from __future__ import annotations
@@ -167,3 +169,33 @@ class Floor:
 
     def search(self, pid: str, station: str = "search-body-check-1") -> None:
         self.event(station, "search_completed", person=pid)
+
+    # ------------------------------------------------------------------ scenes
+
+    def escorted(self, zone: str, **suspect: Any) -> Self:
+        """Everything born; S1 in custody (``suspect`` fields, e.g. searched=True) and
+        officer O1 enter ``zone`` together now."""
+        self.birth_everything()
+        self.person("S1", **suspect)
+        self.person("O1", role="officer")
+        self.move(zone, "S1", "O1")
+        return self
+
+    def alone(self, zone: str) -> Self:
+        """Everything born; S1 in custody, searched, enters ``zone`` alone now."""
+        self.birth_everything()
+        self.person("S1", searched=True)
+        self.move(zone, "S1")
+        return self
+
+    def in_interview(self) -> Self:
+        """Everything born; S1 (male) is taken to body-check-1 by officers O1 and O2,
+        searched there, and the three go on to interrogation-1, all now."""
+        self.birth_everything()
+        self.person("S1", sex="male")
+        self.person("O1", role="officer")
+        self.person("O2", role="officer")
+        self.move("body-check-1", "S1", "O1", "O2")
+        self.search("S1")
+        self.move("interrogation-1", "S1", "O1", "O2")
+        return self

@@ -45,11 +45,7 @@ def test_unsearched_person_walking_between_readers_is_one_alarm() -> None:
     interrogation room, in no zone between readers: search_skipped is raised once (10 s
     after entering the first corridor, since unchanged), never cleared on the way, and
     cleared once when S1 is back in a body-check room."""
-    floor = Watched()
-    floor.birth_everything()
-    floor.person("S1")
-    floor.person("O1", role="officer")
-    floor.move("entrance", "S1", "O1")
+    floor = Watched().escorted("entrance")
     floor.at(5).move("corridor-a", "S1", "O1")
     floor.at(20).evaluate()
     key = ("search_skipped", "S1")
@@ -71,11 +67,7 @@ def test_unsearched_person_walking_between_readers_is_one_alarm() -> None:
 
 def test_searched_in_transit_clears_at_once() -> None:
     """The search recorded while the person is between readers clears the alarm then."""
-    floor = Watched()
-    floor.birth_everything()
-    floor.person("S1")
-    floor.person("O1", role="officer")
-    floor.move("corridor-a", "S1", "O1")
+    floor = Watched().escorted("corridor-a")
     floor.at(11).leave("corridor-a", "S1", "O1")
     assert ("search_skipped", "S1") in floor.evaluate().active
     floor.at(12).search("S1")
@@ -86,11 +78,7 @@ def test_searched_in_transit_clears_at_once() -> None:
 def test_unsearched_person_never_past_body_check_is_not_a_violation() -> None:
     """Between the entrance and the body check (in no zone for a moment) nothing holds:
     the last zone known is an allowed one."""
-    floor = Watched()
-    floor.birth_everything()
-    floor.person("S1")
-    floor.person("O1", role="officer")
-    floor.move("entrance", "S1", "O1")
+    floor = Watched().escorted("entrance")
     floor.at(5).leave("entrance", "S1", "O1")
     assert floor.at(30).evaluate().active == {}
     floor.move("body-check-1", "S1", "O1")
@@ -102,10 +90,7 @@ def test_unattended_person_walking_alone_between_rooms_is_one_alarm() -> None:
     """S1 (searched) left alone in holding-1 is unattended after 30 s; walking alone to
     holding-2 through a corridor, in no zone between readers, keeps that one alarm (same
     since); an officer arriving clears it once."""
-    floor = Watched()
-    floor.birth_everything()
-    floor.person("S1", searched=True)
-    floor.move("holding-1", "S1")
+    floor = Watched().alone("holding-1")
     floor.at(31).evaluate()
     key = ("unattended_person", "S1")
     assert floor.actions(key) == ["raised"]
@@ -126,11 +111,7 @@ def test_escort_walking_together_between_readers_raises_nothing() -> None:
     """S1 and an officer walk from holding-1 to interrogation-1, 40 s between readers, the
     officer's badge seen first on leaving and last on arriving: the moments S1 is alone
     are not a violation (only a violation is kept in transit, not a grace period)."""
-    floor = Watched()
-    floor.birth_everything()
-    floor.person("S1", searched=True)
-    floor.person("O1", role="officer")
-    floor.move("holding-1", "S1", "O1")
+    floor = Watched().escorted("holding-1", searched=True)
     floor.set("recorder-interrogation-1", recording=True)
     floor.at(10).leave("holding-1", "O1", "S1")  # the officer's badge first
     floor.at(50).move("interrogation-1", "S1", "O1")
@@ -140,10 +121,7 @@ def test_escort_walking_together_between_readers_raises_nothing() -> None:
 
 def test_person_released_in_transit_is_not_unattended() -> None:
     """A person released while between readers is no longer in custody: the alarm clears."""
-    floor = Watched()
-    floor.birth_everything()
-    floor.person("S1", searched=True)
-    floor.move("holding-1", "S1")
+    floor = Watched().alone("holding-1")
     floor.at(31).evaluate()
     floor.at(32).leave("holding-1", "S1")
     assert ("unattended_person", "S1") in floor.evaluate().active

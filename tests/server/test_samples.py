@@ -4,7 +4,6 @@ after the retention, and read back through GET /api/devices/{id}/samples."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from pathlib import Path
 
@@ -27,11 +26,8 @@ from server.store.sqlite import SqliteStore
 from server.twin import Twin
 from tests.conftest import Broker
 from tests.server.test_api_support import (
-    ADMIN_PASSWORD,
-    COMMAND_KEY,
     SITE,
     FakeNode,
-    RunningServer,
     running_server,
     wait_until,
 )
@@ -117,19 +113,7 @@ def test_retention_is_validated(tmp_path: Path) -> None:
     assert "storage.samples_retention_days" in "\n".join(err.value.lines)
 
 
-@pytest.fixture
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
-
-
-async def _stored(srv: RunningServer) -> float:
-    text = (await srv.http.get("/metrics")).text
-    m = re.search(r"^custodywatch_samples_stored_total (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
-
-
-@pytest.mark.usefixtures("_env")
+@pytest.mark.usefixtures("server_credentials")
 async def test_samples_api(tmp_path: Path, mqtt_broker: Broker) -> None:
     """Telemetry published over MQTT (a device birth's values, then DeviceData) comes
     back from GET /api/devices/{id}/samples, oldest first and within since/until; bad
@@ -147,7 +131,7 @@ async def test_samples_api(tmp_path: Path, mqtt_broker: Broker) -> None:
                          DeviceData(ts=start + 5, seq=node.next_seq(), metrics={"fps": 12.5}))
 
             async def two() -> bool:
-                return await _stored(srv) >= 2
+                return await srv.metric("custodywatch_samples_stored_total") >= 2
             await wait_until(two, what="two samples stored")
             samples = (await srv.get(path)).json()
             assert [s["metrics"] for s in samples] == [{"online": True, "fps": 25.0},

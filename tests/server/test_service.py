@@ -24,17 +24,12 @@ from server.main import run_server
 from tests.conftest import Broker, free_port
 from tests.server.test_api_support import (
     ADMIN_PASSWORD,
-    COMMAND_KEY,
     FakeNode,
     running_server,
     wait_until,
 )
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
+pytestmark = pytest.mark.usefixtures("server_credentials")
 
 
 async def _next_matching(ws: Any, predicate: Any, within: float = 10.0) -> dict[str, Any]:

@@ -14,14 +14,7 @@ RECORDER = "recorder-interrogation-1"
 def occupied(floor: Floor | None = None) -> Floor:
     """S1 (searched) with officers O1, O2 in interrogation-1; everything born; the camera
     healthy, the recorder recording and growing."""
-    floor = floor or Floor()
-    floor.birth_everything()
-    floor.person("S1", sex="male")
-    floor.person("O1", role="officer")
-    floor.person("O2", role="officer")
-    floor.move("body-check-1", "S1", "O1", "O2")
-    floor.search("S1")
-    floor.move("interrogation-1", "S1", "O1", "O2")
+    floor = (floor or Floor()).in_interview()
     floor.set(CAMERA, diagnosis="ok", online=True)
     floor.set(RECORDER, recording=True, segment="seg-0001.mp4", bytes_written=1_000)
     assert floor.keys() == set()
@@ -109,14 +102,7 @@ def test_progress_window_has_a_floor_of_reports_at_high_speed() -> None:
 
 def test_recorder_without_byte_count_is_judged_on_recording_only() -> None:
     """A recorder that reports no bytes_written is not judged on progress."""
-    floor = Floor()
-    floor.birth_everything()
-    floor.person("S1", sex="male")
-    floor.person("O1", role="officer")
-    floor.person("O2", role="officer")
-    floor.move("body-check-1", "S1", "O1", "O2")
-    floor.search("S1")
-    floor.move("interrogation-1", "S1", "O1", "O2")
+    floor = Floor().in_interview()
     floor.set(RECORDER, recording=True)
     assert floor.at(3600).keys("recording_not_running") == set()
 

@@ -5,79 +5,18 @@ simulated MJPEG camera; refusals (no login, unknown camera, limits, no picture).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamTrack
 
 from protocol import topics
 from protocol.codec import now_ms
 from protocol.messages import DeviceLost
-from simulators.devices.cameras import CameraServer
-from tests.server.test_api_support import (
-    ADMIN_PASSWORD,
-    COMMAND_KEY,
-    FakeNode,
-    RunningServer,
-    running_server,
-    wait_until,
-)
+from tests.server.test_api_support import RunningServer, wait_until
+from tests.server.test_webrtc_support import CAMERA, NODE, camera_online, negotiate
 
-CAMERA = "camera-interrogation-1"
-NODE = "edge-interview"
-
-
-@pytest.fixture(autouse=True)
-def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
-
-
-@asynccontextmanager
-async def camera_online(tmp_path: Path, broker: Any,
-                        camera_login: tuple[str, str] | None = None) -> AsyncIterator[
-        tuple[RunningServer, CameraServer, FakeNode]]:
-    """A server, a simulated camera serving MJPEG (asking for ``camera_login`` if given),
-    and a node announcing the camera with its stream URL (what the edge's CameraDriver
-    reports: without a login)."""
-    async with CameraServer("Interrogation 1", fps=8, credentials=camera_login) as cam, \
-            running_server(tmp_path, broker.url) as server:
-        node = FakeNode(broker.port, NODE)
-        try:
-            node.birth()
-            node.device_birth(CAMERA, "camera", {"online": True, "diagnosis": "ok",
-                                                 "stream_url": cam.url})
-
-            async def born() -> bool:
-                cams = (await server.get("/api/live/cameras")).json()
-                return any(c["id"] == CAMERA and c["live"] for c in cams)
-
-            await wait_until(born, "camera born")
-            yield server, cam, node
-        finally:
-            node.close()
-
-
-async def negotiate(http: httpx.AsyncClient, camera: str = CAMERA,
-                    ) -> tuple[RTCPeerConnection, httpx.Response, asyncio.Queue[Any]]:
-    """An aiortc peer offering to receive video; returns it, the API's answer and a queue of
-    received tracks."""
-    pc = RTCPeerConnection()
-    tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
-    pc.on("track", tracks.put_nowait)
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    response = await http.post(f"/api/live/{camera}/offer",
-                               json={"sdp": pc.localDescription.sdp, "type": "offer"})
-    if response.status_code == 200:
-        body = response.json()
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type=body["type"]))
-    return pc, response, tracks
+pytestmark = pytest.mark.usefixtures("server_credentials")
 
 
 async def test_aiortc_client_receives_decoded_frames(mqtt_broker, tmp_path: Path) -> None:

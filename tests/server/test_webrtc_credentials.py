@@ -18,22 +18,17 @@ import pytest
 from server.camera_credentials import CREDENTIALS_FILE, write_credentials
 from simulators.devices.cameras import CameraServer
 from tests.server.test_api_support import (
-    ADMIN_PASSWORD,
-    COMMAND_KEY,
     RunningServer,
     wait_until,
 )
-from tests.server.test_webrtc import CAMERA, camera_online, negotiate
+from tests.server.test_webrtc_support import CAMERA, camera_online, negotiate
 
 PASSWORD = "s3cr3t:p@ss w0rd"  # characters that need percent-encoding in a URL
 WRONG = "n0t-the-Passw0rd"
 USER = "viewer"
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
+pytestmark = pytest.mark.usefixtures("server_credentials")
 
 
 @asynccontextmanager
