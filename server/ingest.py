@@ -45,13 +45,12 @@ from types import TracebackType
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry, Counter
 
 from protocol import topics
 from protocol.codec import encode, now_ms, sign_command
 from protocol.messages import Command, EventAck, Message, ServerState
-from protocol.transport import disable_nagle
+from protocol.transport import paho_client
 from server.config import MqttSettings
 from server.errors import ServerError
 from server.ingest_receiver import Inbound as Inbound  # the receivers' unit, re-exported
@@ -99,17 +98,12 @@ class MqttLink:
         self._stalls_counter: Counter | None = None
         self._was_connected = False
         client_id = settings.client_id or f"custodywatch-server-{site_id}-{self.session[:8]}"
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                   protocol=mqtt.MQTTv311, clean_session=True)
-        if settings.username:
-            self._client.username_pw_set(settings.username, settings.password)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
-        self._client.max_queued_messages_set(10_000)
+        self._client = paho_client(client_id, settings.username, settings.password,
+                                   queued=10_000)
         # A Will so that nodes learn the server is gone even when it dies without a word.
         self._client.will_set(self._state_topic, encode(ServerState(ts=now_ms(), online=False)),
                               qos=1, retain=True)
         self._client.on_connect = self._on_connect
-        self._client.on_socket_open = lambda client, userdata, sock: disable_nagle(sock)
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe

@@ -42,9 +42,8 @@ from typing import Any, BinaryIO, NamedTuple
 
 import msgspec
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
-from protocol.transport import disable_nagle
+from protocol.transport import paho_client
 
 log = logging.getLogger("server.ingest_receiver")
 
@@ -80,16 +79,11 @@ class Receiver:
         self._arrived = threading.Event()
         self.stalls = 0  # times paho's thread had to wait for room
         self._stall_logged = 0.0
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config["client_id"],
-                             protocol=mqtt.MQTTv311, clean_session=True)
-        if config.get("username"):
-            client.username_pw_set(config["username"], config.get("password"))
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = paho_client(config["client_id"], config.get("username"), config.get("password"))
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_socket_open = lambda c, userdata, sock: disable_nagle(sock)
         self.client = client
         self.host: str = config["host"]
         self.port: int = config["port"]

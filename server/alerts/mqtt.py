@@ -20,13 +20,12 @@ from types import TracebackType
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol import topics
 from protocol.codec import decode, encode
 from protocol.errors import ProtocolError
 from protocol.messages import GuardAlert, GuardReceipt
-from protocol.transport import disable_nagle
+from protocol.transport import paho_client
 from server.config import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -46,15 +45,10 @@ class GuardMqtt:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = False
         client_id = f"custodywatch-alerts-{site_id}-{uuid.uuid4().hex[:8]}"
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                   protocol=mqtt.MQTTv311, clean_session=True)
-        if settings.username:
-            self._client.username_pw_set(settings.username, settings.password)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
-        self._client.max_queued_messages_set(10_000)
+        self._client = paho_client(client_id, settings.username, settings.password,
+                                   queued=10_000)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
-        self._client.on_socket_open = lambda client, userdata, sock: disable_nagle(sock)
         self._client.on_message = self._on_message
 
     async def __aenter__(self) -> GuardMqtt:
