@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from protocol.codec import decode, type_for
 from protocol.errors import ProtocolError
-from protocol.messages import DeviceBirth, DeviceData, DeviceEvent, Message
+from protocol.messages import CommandResult, DeviceBirth, DeviceData, DeviceEvent, Message
 from protocol.site import SiteConfig
 from protocol.topics import Topic, parse_topic
 from server.alarms.lifecycle import Alarm, AlarmBook, AlarmChange
@@ -43,6 +43,7 @@ from server.alerts.desk import AlarmDesk, Outcome
 from server.api.views import (
     alarm_json,
     device_json,
+    iso,
     site_json,
     zone_json,
     zone_severities,
@@ -211,6 +212,9 @@ class Coordinator:
         changes.merge(applied)
         if applied.rebirth:
             rebirth.add(topic.node)
+        if isinstance(msg, CommandResult):
+            self._command_result(topic.node, msg, now, step)
+            return
         if topic.device is None:
             return
         if isinstance(msg, DeviceEvent):
@@ -222,6 +226,16 @@ class Coordinator:
             step.samples.append(SampleRecord(topic.device, msg.ts, item.received,
                                              dict(msg.metrics),
                                              isinstance(msg, DeviceData) and msg.hist))
+
+    def _command_result(self, node: str, msg: CommandResult, now: float,
+                        step: WriteBatch) -> None:
+        """A node's answer to a command (POST /api/devices/{id}/commands): audited next to
+        the command, and pushed to the dashboards, where the page that sent the command
+        (it holds the id from the 202 answer) shows it."""
+        log.info("command %s on node %s: %s %s", msg.id, node, msg.status, msg.detail[:200])
+        result = {"id": msg.id, "node": node, "status": msg.status, "detail": msg.detail}
+        step.audit.append(AuditEntry(now, f"node:{node}", "command_result", dict(result)))
+        self.hub.broadcast({"type": "command_result", "result": {**result, "at": iso(now)}})
 
     def _refuse(self, reason: str, topic: str, detail: str) -> None:
         self.metrics.bad_messages.labels(reason).inc()

@@ -17,7 +17,9 @@ export function onUnauthorized(fn) {
   unauthorizedHandler = fn;
 }
 
-async function request(path, { method = "GET", body, authRequired = true } = {}) {
+/** One call to the API: JSON in and out, ApiError with the server's detail on failure, and
+ * a 401 (where a login is required) calls the onUnauthorized handler. */
+export async function request(path, { method = "GET", body, authRequired = true } = {}) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

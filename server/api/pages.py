@@ -1,8 +1,8 @@
-"""The guard's handheld page (/guard, an installable PWA) and the supervisor's reports page
-(/reports).  Their scripts and styles are under /static like the wall's; the service
-worker and the manifest are served under /guard/, and the worker is allowed the scope
-``/guard`` (a worker controls only URLs under its own path unless the server allows more)
-so that it covers the page itself."""
+"""The guard's handheld page (/guard, an installable PWA), the supervisor's reports page
+(/reports) and the technicians' device page (/devices).  Their scripts and styles are under
+/static like the wall's; the service worker and the manifest are served under /guard/, and
+the worker is allowed the scope ``/guard`` (a worker controls only URLs under its own path
+unless the server allows more) so that it covers the page itself."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ router = APIRouter(include_in_schema=False)
 DASHBOARDS = Path(__file__).resolve().parent.parent.parent / "dashboards"
 GUARD = DASHBOARDS / "guard"
 REPORTS = DASHBOARDS / "reports"
+DEVICES = DASHBOARDS / "devices"
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -47,3 +48,9 @@ async def guard_manifest() -> FileResponse:
 @router.get("/reports/")
 async def reports_page() -> FileResponse:
     return _file(REPORTS / "index.html")
+
+
+@router.get("/devices")
+@router.get("/devices/")
+async def devices_page() -> FileResponse:
+    return _file(DEVICES / "index.html")
