@@ -60,6 +60,29 @@ class CommandSpec(StrictModel):
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     dangerous: bool = False  # opens a door or locker: needs a privileged role
 
+    def problems(self, params: Mapping[str, object]) -> list[str]:
+        """What is wrong with ``params`` for this command: unknown or missing ones, wrong
+        types, values out of range (empty: nothing)."""
+        out = [f"unknown parameter {p!r} (it takes: {', '.join(self.params) or 'none'})"
+               for p in sorted(set(params) - set(self.params))]
+        for name, spec in self.params.items():
+            if name not in params:
+                if spec.required:
+                    out.append(f"{name}: required")
+                continue
+            value = params[name]
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            fits = {"bool": isinstance(value, bool), "str": isinstance(value, str),
+                    "int": numeric and float(value).is_integer(),  # type: ignore[arg-type]
+                    "float": numeric}[spec.type]
+            if not fits:
+                out.append(f"{name}: expected {spec.type}, got {value!r}")
+            elif numeric and spec.min is not None and value < spec.min:  # type: ignore[operator]
+                out.append(f"{name}: {value!r} is below {spec.min:g}")
+            elif numeric and spec.max is not None and value > spec.max:  # type: ignore[operator]
+                out.append(f"{name}: {value!r} is above {spec.max:g}")
+        return out
+
 
 class DeviceProfile(StrictModel):
     id: str = Field(pattern=NAME)

@@ -23,3 +23,8 @@ class NotFound(ServerError):
 
 class Conflict(ServerError):
     pass
+
+
+class Invalid(ServerError):
+    """A request that cannot be carried out as asked (HTTP 422): e.g. a command the
+    device's profile does not have, or parameters outside its spec."""

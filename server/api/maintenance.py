@@ -21,7 +21,7 @@ from server.alerts.views import maintenance_json
 from server.api.alarm_actions import http_error
 from server.api.deps import coordinator
 from server.auth import Principal, current_user, require
-from server.errors import NotFound, ServerError
+from server.errors import Invalid, NotFound, ServerError
 from server.service import Coordinator
 from server.store.records import AuditEntry
 
@@ -89,6 +89,15 @@ async def command(device: str, body: CommandRequest, coord: Coord,
     def act(now: float) -> Outcome[dict[str, Any]]:
         if state is None:
             raise NotFound(f"no device {device!r}")
+        profile = coord.twin.profiles.get(state.profile)
+        spec = profile.commands.get(body.name) if profile is not None else None
+        if spec is None:
+            offered = ", ".join(profile.commands) if profile is not None else ""
+            raise Invalid(f"device {device} ({state.profile}) has no command {body.name!r}"
+                          f" (it has: {offered or 'none'})")
+        problems = spec.problems(body.params)
+        if problems:
+            raise Invalid(f"command {body.name} for {device}: {'; '.join(problems)}")
         sent = coord.link.send_command(state.node, body.name, device=device,
                                        params=dict(body.params))
         return Outcome({"id": sent.id, "node": state.node, "device": device,
@@ -102,4 +111,6 @@ async def command(device: str, body: CommandRequest, coord: Coord,
     except ServerError as err:
         if isinstance(err, NotFound):
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from None
+        if isinstance(err, Invalid):
+            raise HTTPException(422, str(err)) from None
         http_error(err)

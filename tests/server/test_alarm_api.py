@@ -220,6 +220,16 @@ async def test_operator_actions_and_bad_input(tmp_path: Path, mqtt_broker: Broke
             await node.expect(lambda t, p: t.endswith("/cmd") and b"reset_alarm" in p)
             assert (await c["tech1"].post("/api/devices/nope/commands",
                                           json={"name": "reboot"})).status_code == 404
+            # A command the profile lacks, or parameters outside its spec: 422, naming why.
+            for body, why in (({"name": "format"}, "has no command 'format'"),
+                              ({"name": "unlock", "params": {"duration_s": 9999}},
+                               "duration_s: 9999 is above 600"),
+                              ({"name": "unlock", "params": {"duration_s": "long"}},
+                               "duration_s: expected int"),
+                              ({"name": "lock", "params": {"force": True}},
+                               "unknown parameter 'force'")):
+                r = await c["tech1"].post("/api/devices/door-holding-1/commands", json=body)
+                assert r.status_code == 422 and why in r.json()["detail"], r.text
             settings = (await srv.get("/api/alarm-settings")).json()
             settings["escalation"]["default"]["all_guards_after_s"] = 45
             r = await c["sup1"].put("/api/alarm-settings", json=settings)
