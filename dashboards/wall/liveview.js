@@ -11,7 +11,7 @@
 // protocol/camera.py) in the wall's language.
 
 import { h, clear } from "../shared/dom.js";
-import { lang, onLangChange } from "../shared/i18n.js";
+import { lang, onLangChange, t } from "../shared/i18n.js";
 
 const TEXT = {
   title: { zh: "实时画面", en: "Live view" },
@@ -35,16 +35,6 @@ const TEXT = {
   "reason.not_found": { zh: "摄像机在该地址没有视频流", en: "The camera has no stream at that address" },
   "reason.unreachable": { zh: "摄像机无法连接", en: "The camera cannot be reached" },
   "reason.camera_offline": { zh: "摄像机离线", en: "The camera is offline" },
-  "diag.starting": { zh: "启动中", en: "Starting" },
-  "diag.ok": { zh: "正常", en: "OK" },
-  "diag.no_signal": { zh: "无信号", en: "No signal" },
-  "diag.stale": { zh: "画面停止更新", en: "Picture stale" },
-  "diag.black": { zh: "黑屏", en: "Black" },
-  "diag.dark": { zh: "过暗", en: "Too dark" },
-  "diag.frozen": { zh: "画面冻结", en: "Frozen" },
-  "diag.occluded": { zh: "镜头遮挡", en: "Lens occluded" },
-  "diag.blurred": { zh: "模糊", en: "Blurred" },
-  "diag.colour_cast": { zh: "偏色", en: "Colour cast" },
   "status.offline": { zh: "摄像机离线", en: "Camera offline" },
   "status.stale": { zh: "摄像机无心跳", en: "Camera silent" },
   "status.unknown": { zh: "摄像机状态未知", en: "Camera state unknown" },
@@ -264,9 +254,9 @@ export class LiveTile {
     const status = device.status;
     const diagnosis = device.metrics?.diagnosis;
     const bad = status && status !== "online" ? tr(`status.${status}`, status)
-      : diagnosis && diagnosis !== "ok" ? tr(`diag.${diagnosis}`, diagnosis) : null;
+      : diagnosis && diagnosis !== "ok" ? t(`diagnosis.${diagnosis}`, diagnosis) : null;
     this.diagEl.className = `live-diag ${bad ? "live-diag-bad" : "live-diag-ok"}`;
-    this.diagEl.append(`${tr("diagnosis")}: ${bad ?? tr("diag.ok")}`);
+    this.diagEl.append(`${tr("diagnosis")}: ${bad ?? t("diagnosis.ok")}`);
     const detail = diagnosisDetail(device.metrics);
     this.diagEl.title = bad && detail ? detail : "";
   }

@@ -116,7 +116,7 @@ async def test_live_view_plays_in_chromium_and_refuses_without_login(mqtt_broker
         size = await video.evaluate("v => [v.videoWidth, v.videoHeight]")
         assert later > first, (first, later)
         assert size == [640, 360]
-        await expect(tile.locator(".live-diag")).to_have_text("画面诊断: 正常")
+        await expect(tile.locator(".live-diag")).to_have_text("画面诊断: 画面正常")
         await page.screenshot(path=artifact("wall-live-view.png"))
 
         node.publish(topics.device_topic("reference", NODE, CAMERA, topics.DeviceMessage.DATA),
