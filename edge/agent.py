@@ -276,7 +276,8 @@ class EdgeAgent:
                 metrics=d.metrics()))
         else:
             self._send(link, self._dev(d.id, DeviceMessage.LOST), DeviceLost(
-                ts=now_ms(), seq=self._take_seq(), reason=d.offline_reason))
+                ts=now_ms(), seq=self._take_seq(), reason=d.offline_reason,
+                info=d.offline_info))
 
     async def _node_heartbeats(self, link: Link) -> None:
         o = self.options

@@ -11,6 +11,9 @@ Example::
     simulated_profiles: [reader]     # with simulated: false, profiles kept simulated
     devices:                         # with simulated: false, every camera and recorder
       camera-interrogation-1: {url: "rtsp://user:pass@10.0.0.21/sub"}
+      camera-interrogation-2:          # any camera threshold, for this camera only
+        url: "rtsp://user:pass@10.0.0.22/sub"
+        thresholds: {dark_luma: 30, frozen_after_s: 8}
       recorder-interrogation-1: {url: "http://10.0.0.31"}
     command_key_file: ./command.key  # or env CUSTODYWATCH_COMMAND_KEY
     keepalive_s: 10
@@ -43,7 +46,7 @@ COMMAND_KEY_ENV = "CUSTODYWATCH_COMMAND_KEY"
 REAL_DRIVERS = ("camera", "recorder")  # profiles with a real driver (edge/drivers/)
 CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
 RECORDER_SCHEMES = ("http", "https")
-# Camera-only keys of a device entry: they override the camera profile's thresholds.
+# Camera-only keys of a device entry, kept as shorthand for the same keys of ``thresholds:``.
 CAMERA_OVERRIDES = ("sample_fps", "analysis_width", "connect_timeout_s", "read_timeout_s")
 
 
@@ -53,13 +56,21 @@ class DeviceSettings(StrictModel):
     ``url``: a camera's stream (``rtsp://``, ``http(s)://`` MJPEG, a file path, or a device
     index like ``0``) or a recorder's status API (``http(s)://host[:port]``).  Credentials
     may be in the URL; they are never logged nor published (edge.video.stream.redact).
-    The optional keys override the camera profile's sampling thresholds for this camera."""
+
+    ``thresholds``: for a camera, any of the camera profile's diagnostic thresholds
+    (protocol/camera.py DiagnosticThresholds) for this camera only — an IR camera in a dark
+    cell its own ``dark_luma``, a corridor camera its own ``frozen_after_s``.  Each key is
+    checked here against its field (unknown name, type, range; ``…thresholds.<key>`` at its
+    line); the orderings between thresholds once merged into the profile's (check_devices).
+    The four top-level keys of CAMERA_OVERRIDES are shorthand for the same keys of
+    ``thresholds`` (one or the other for a key, not both)."""
 
     url: str = Field(min_length=1, max_length=2048)
     sample_fps: float | None = Field(default=None, gt=0, le=30)
     analysis_width: int | None = Field(default=None, ge=64, le=1920)
     connect_timeout_s: float | None = Field(default=None, gt=0, le=120)
     read_timeout_s: float | None = Field(default=None, gt=0, le=120)
+    thresholds: dict[str, float] = Field(default_factory=dict)  # after the shorthand keys
 
     @field_validator("url", mode="before")
     @classmethod
@@ -67,9 +78,28 @@ class DeviceSettings(StrictModel):
         # ``url: 0`` in YAML is an int: a local capture device's index.
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _thresholds_are_camera_thresholds(cls, value: object, info: ValidationInfo) -> object:
+        # Before the dict[str, float] check, so every bad key is named in one go.  A
+        # ValidationError raised here is reported by pydantic under thresholds.<key>.
+        if not isinstance(value, dict):
+            return value  # not a mapping: the field's type says so
+        checked, errors = DiagnosticThresholds.override_errors(value)
+        errors += [{"type": PydanticCustomError(
+                       "given_twice", "given twice: here and as the entry's shorthand {key}; "
+                       "keep one", {"key": key}), "loc": (key,), "input": value[key]}
+                   for key in CAMERA_OVERRIDES if key in value and info.data.get(key) is not None]
+        if errors:
+            raise ValidationError.from_exception_data("thresholds", errors)
+        return checked
+
     def overrides(self) -> dict[str, float]:
+        """This camera's thresholds over its profile's: the shorthand keys and
+        ``thresholds``."""
         values = {k: getattr(self, k) for k in CAMERA_OVERRIDES}
-        return {k: float(v) for k, v in values.items() if v is not None}
+        shorthand = {k: float(v) for k, v in values.items() if v is not None}
+        return {**shorthand, **self.thresholds}
 
     def camera_profile(self, profile: DeviceProfile) -> DeviceProfile:
         """The camera profile with this camera's overrides applied."""
@@ -261,13 +291,12 @@ def check_devices(config: EdgeConfig, site: SiteConfig,
         if problem:
             problems.append(SiteProblem((*loc, "url"), problem, redact(entry.url)))
         if not camera:
-            problems += [SiteProblem((*loc, k), "only for cameras") for k in entry.overrides()]
+            problems += [SiteProblem((*loc, k), "only for cameras")
+                         for k in entry.overrides() if k not in entry.thresholds]
+            if entry.thresholds:
+                problems.append(SiteProblem((*loc, "thresholds"), "only for cameras"))
         else:
-            try:
-                DiagnosticThresholds.from_profile(entry.camera_profile(profiles["camera"])
-                                                  .thresholds)
-            except ValueError as err:
-                problems.append(SiteProblem(loc, str(err)))
+            problems += _merged_threshold_problems(loc, entry, profiles["camera"])
     if config.simulated:
         return problems
     kept = set(config.simulated_profiles)
@@ -285,6 +314,30 @@ def check_devices(config: EdgeConfig, site: SiteConfig,
             (where,), f"real drivers for {no_driver} are not available yet (they come from "
             f"the vendors' SDKs); list them in simulated_profiles to keep them simulated"))
     return problems
+
+
+def _merged_threshold_problems(loc: tuple[str | int, ...], entry: DeviceSettings,
+                               profile: DeviceProfile) -> list[SiteProblem]:
+    """A camera's overrides merged into its profile's thresholds, checked whole (the
+    orderings: dark_luma above black_luma, …), each problem at the key the entry gave:
+    ``thresholds.<key>``, the shorthand ``<key>``, else ``thresholds`` (the clash is with a
+    profile value the entry did not change)."""
+    try:
+        DiagnosticThresholds.model_validate({**profile.thresholds, **entry.overrides()})
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            key = str(e["loc"][0]) if e["loc"] else ""
+            if key in entry.thresholds:
+                where: tuple[str | int, ...] = (*loc, "thresholds", key)
+            elif key in entry.overrides():
+                where = (*loc, key)
+            else:
+                where = (*loc, "thresholds") if entry.thresholds else loc
+            problems.append(SiteProblem(where, f"with the camera profile's thresholds: "
+                                               f"{key}: {e['msg']}", e.get("input")))
+        return problems
+    return []
 
 
 def _check_against_site(path: Path, config: EdgeConfig, site: SiteConfig,

@@ -10,22 +10,45 @@
   its parameters, ``{"code": "frozen", "seconds": 12}``, published as the camera metric
   ``diagnosis_info`` (compact JSON: metric values are scalars) beside the English
   ``diagnosis_detail`` that older servers read.  :func:`detail_text` renders it in Chinese
-  or English, so a Chinese alarm message is Chinese throughout.
+  or English, so a Chinese alarm message is Chinese throughout.  The table of texts and the
+  renderer live in protocol/reasons.py, shared with the info of a DeviceLost.
+* An edge config may override any threshold per camera (edge/config.py ``thresholds:``):
+  :meth:`DiagnosticThresholds.override_errors` checks such a partial mapping key by key
+  with the model's own field constraints; the model itself checks the orderings once the
+  overrides are merged into the profile's thresholds.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Literal
+from functools import cache
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from protocol.config import StrictModel
+from protocol.reasons import (
+    DETAIL_TEXT,
+    MAX_INFO_CHARS,
+    Info,
+    InfoValue,
+    Lang,
+    decode_info,
+    detail_text,
+    encode_info,
+    lost_detail,
+)
 
-Lang = Literal["zh", "en"]
-InfoValue = str | int | float | bool
-Info = Mapping[str, InfoValue]
+__all__ = ["DETAIL_TEXT", "MAX_INFO_CHARS", "DiagnosticThresholds", "Info", "InfoValue",
+           "Lang", "decode_info", "detail_text", "encode_info", "fault_detail"]
 
 
 class DiagnosticThresholds(StrictModel):
@@ -95,86 +118,62 @@ class DiagnosticThresholds(StrictModel):
                                  for e in err.errors())
             raise ValueError(f"camera profile: {problems}") from err
 
+    @classmethod
+    def override_errors(cls, values: Mapping[str, object],
+                        ) -> tuple[dict[str, float], list[InitErrorDetails]]:
+        """One camera's overrides (a partial mapping), each key checked on its own against
+        its field: an unknown name, a wrong type, a value out of range.  Returns the good
+        values and an error detail per bad key, located at the key: raised as a
+        ValidationError from a config model's validator (edge/config.py), pydantic reports
+        each as ``…thresholds.<key>`` at the key's line.  The orderings between fields need
+        the whole set: the caller checks the overrides merged into the profile's."""
+        errors: list[InitErrorDetails] = []
+        checked: dict[str, float] = {}
+        for key, value in values.items():
+            if key not in cls.model_fields:
+                errors.append({"type": PydanticCustomError(
+                    "unknown_threshold", "no such threshold; known: {known}",
+                    {"known": ", ".join(cls.model_fields)}), "loc": (key,), "input": value})
+                continue
+            try:
+                checked[key] = _field_adapter(key).validate_python(value)
+            except ValidationError as err:
+                for e in err.errors():
+                    detail: InitErrorDetails = {"type": e["type"], "loc": (key, *e["loc"]),
+                                                "input": e["input"]}
+                    if "ctx" in e:
+                        detail["ctx"] = e["ctx"]
+                    errors.append(detail)
+        return checked, errors
+
+
+@cache
+def _field_adapter(name: str) -> TypeAdapter[Any]:
+    """A validator of one DiagnosticThresholds field alone: its type and constraints (and
+    the model's no-NaN rule), without the validators that compare it with other fields."""
+    field = DiagnosticThresholds.model_fields[name]
+    annotated: Any = Annotated[(field.annotation, *field.metadata)]
+    return TypeAdapter(annotated, config=ConfigDict(allow_inf_nan=False))
+
 
 # ---------------------------------------------------------------------- diagnosis info
-
-# code -> (zh, en); templates take the info's parameters (str.format).  Loss codes double
-# as the ``cause`` of a stale picture.
-DETAIL_TEXT: dict[str, tuple[str, str]] = {
-    "starting": ("启动中, 尚未收到画面", "starting, no picture yet"),
-    "measures": ("亮度 {luma}, 反差 {spread}, 无纹理 {blank:.0%}, 清晰度 {sharpness}, "
-                 "偏色 {cast}",
-                 "luma {luma}, spread {spread}, blank {blank:.0%}, sharpness {sharpness}, "
-                 "cast {cast}"),
-    "frozen": ("{seconds} 秒画面无变化", "no change for {seconds}s"),
-    "no_frame": ("{seconds} 秒无新画面", "no new frame for {seconds}s"),
-    "connection_refused": ("连接被拒绝", "connection refused"),
-    "connection_timeout": ("连接超时", "connection timed out"),
-    "network_error": ("网络错误: {error}", "{error}"),
-    "not_network": ("不是网络视频流", "not a network stream"),
-    "bad_port": ("地址中的端口无效", "bad port in URL"),
-    "cannot_open": ("无法打开视频流", "cannot open stream"),
-    "stream_ended": ("视频流中断或读取超时", "stream ended or no frame within the read timeout"),
-    "corrupt_frame": ("画面数据损坏", "corrupt frame"),
-    "reader_error": ("读取出错: {error}", "reader error: {error}"),
-}
-MAX_INFO_CHARS = 300  # the metric's JSON; error texts are cut to fit
+# The table of texts and its renderer are protocol/reasons.py's, shared with DeviceLost's
+# info; imported here too, where the camera's code has always found them.
 
 
-def detail_text(info: Info, lang: Lang) -> str:
-    """The info in ``lang``: its code's text, then its cause's in parentheses.  An unknown
-    code or a parameter that does not fit shows the code and parameters as they are."""
-    text = _render(info, str(info.get("code", "")), lang)
-    cause = info.get("cause")
-    if isinstance(cause, str) and cause:
-        text += f" ({_render(info, cause, lang)})"
-    return text
+def fault_detail(status: str, diagnosis: object, info_metric: object, fallback: str,
+                 lost_info: Info | None = None) -> tuple[str, str]:
+    """(zh, en) detail of a camera fault for an alarm message.
 
-
-def _render(info: Info, code: str, lang: Lang) -> str:
-    texts = DETAIL_TEXT.get(code)
-    if texts is not None:
-        try:
-            return texts[0 if lang == "zh" else 1].format_map(dict(info))
-        except (KeyError, ValueError, TypeError, IndexError):
-            pass  # a newer edge's parameters, or bad ones: show them raw below
-    params = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("code", "cause"))
-    return f"{code} ({params})" if params else code
-
-
-def encode_info(info: Info) -> str:
-    """The metric value: compact JSON, kept under MAX_INFO_CHARS by cutting text values."""
-    text = json.dumps(dict(info), ensure_ascii=False, separators=(",", ":"))
-    if len(text) <= MAX_INFO_CHARS:
-        return text
-    cut = {k: v[:80] if isinstance(v, str) and k not in ("code", "cause") else v
-           for k, v in info.items()}
-    return json.dumps(cut, ensure_ascii=False, separators=(",", ":"))[:MAX_INFO_CHARS]
-
-
-def decode_info(value: object) -> dict[str, InfoValue] | None:
-    """The metric's info, or None if absent or not an object with a string ``code``
-    (an older edge, or bad input: callers fall back to ``diagnosis_detail``)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        info = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(info, dict) or not isinstance(info.get("code"), str):
-        return None
-    return {k: v for k, v in info.items()
-            if isinstance(k, str) and isinstance(v, str | int | float | bool)}
-
-
-def fault_detail(status: str, diagnosis: object, info_metric: object,
-                 fallback: str) -> tuple[str, str]:
-    """(zh, en) detail of a camera fault for an alarm message.  The info is the camera's
-    current "why" while it is online, and still while it is offline for no signal (the
-    driver reports that diagnosis just before the camera is declared lost, so the loss is
-    worded as its DeviceLost reason was).  Otherwise (offline or silent for another reason:
-    the last info would not say why), or from an edge that sends no info, ``fallback``
-    (English) for both."""
+    An offline camera whose DeviceLost carried an info (``lost_info``, already checked by
+    protocol.reasons.decode_lost_info) is worded from it.  Otherwise the diagnosis info is
+    the camera's current "why" while it is online, and still while it is offline for no
+    signal (an older driver reports that diagnosis just before the camera is declared lost,
+    so the loss is worded as its DeviceLost reason was).  Otherwise (offline or silent for
+    another reason: the last info would not say why), or from an edge that sends no info,
+    ``fallback`` (English) for both."""
+    if status == "offline" and lost_info is not None:
+        return lost_detail(lost_info, fallback)
     info = decode_info(info_metric)
     if info is not None and status == "online":
         return detail_text(info, "zh"), detail_text(info, "en")

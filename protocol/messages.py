@@ -15,7 +15,7 @@ Conventions (docs/protocol.md):
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -124,10 +124,19 @@ class DeviceEvent(Message, frozen=True, kw_only=True):
 
 
 class DeviceLost(Message, frozen=True, kw_only=True):
-    """A live node declares that one of its devices stopped answering."""
+    """A live node declares that one of its devices stopped answering.
+
+    ``reason`` says why in English (what servers before ``info`` show).  ``info``, optional,
+    says it as data: a code and its parameters, ``{"code": "timeout", "ms": 300, "request":
+    "read holding 0..9"}`` (protocol/reasons.py: the codes, and their texts in Chinese and
+    English).  It is typed loosely on purpose: a malformed info must not cost the loss
+    itself, so the schema accepts any JSON here and the receiver checks it on its own
+    (protocol.reasons.decode_lost_info), falling back to ``reason``.  Older servers ignore
+    the field (unknown fields are allowed), older nodes do not send it."""
 
     seq: Seq
     reason: Text = ""
+    info: Any = None
 
 
 CommandStatus = Literal["done", "refused", "failed", "timeout", "expired", "unknown_command"]

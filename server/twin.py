@@ -13,7 +13,7 @@ them together and is where everything is imported from.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 
 from protocol.profiles import ProfileSet
 from protocol.site import SiteConfig
@@ -64,3 +64,7 @@ class Twin(MessageOps):
         self.unknown_tags: dict[str, str] = {}  # tag id -> zone last seen
         self._seen_events: set[str] = set()  # recent event ids, against replays
         self._seen_order: deque[str] = deque()
+        # Optional fields of accepted messages ignored as malformed (a DeviceLost's info),
+        # by field; the message itself still applies.
+        self.bad_fields: Counter[str] = Counter()
+        self._bad_logged: set[tuple[str, str]] = set()

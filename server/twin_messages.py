@@ -9,7 +9,7 @@ custody file (search stations, lockers, wristband alerts).
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import Counter, deque
 
 from protocol.messages import (
     DeviceBirth,
@@ -21,6 +21,7 @@ from protocol.messages import (
     NodeDeath,
     NodeHeartbeat,
 )
+from protocol.reasons import InfoValue, decode_lost_info
 from protocol.topics import Topic
 from server.errors import UnknownIdentity
 from server.twin_people import PeopleOps
@@ -49,6 +50,8 @@ class MessageOps(PeopleOps):
     nodes: dict[str, NodeState]
     _seen_events: set[str]  # recent event ids, against replays
     _seen_order: deque[str]
+    bad_fields: Counter[str]  # optional fields ignored as malformed, by field
+    _bad_logged: set[tuple[str, str]]  # (field, node) already logged
 
     def apply(self, topic: Topic, msg: Message, now: float) -> Changes:
         """Apply one decoded uplink message.  Raises UnknownIdentity for strangers."""
@@ -144,6 +147,7 @@ class MessageOps(PeopleOps):
         changes.zones.add(device.zone)
         if isinstance(msg, DeviceLost):
             device.status, device.lost_reason = "offline", msg.reason
+            device.lost_info = self._lost_info(device, msg)
             log.warning("device %s lost: %s", device.id, msg.reason)
             return changes
         if isinstance(msg, DeviceBirth):
@@ -162,8 +166,24 @@ class MessageOps(PeopleOps):
                 self._event(device, msg, now, changes)
         if device.status != "online":
             log.info("device %s online", device.id)
+            device.lost_reason, device.lost_info = "", None  # no longer lost
         device.status = "online"
         return changes
+
+    def _lost_info(self, device: DeviceState, msg: DeviceLost) -> dict[str, InfoValue] | None:
+        """The DeviceLost's info if well-formed; a malformed one is counted (bad_fields) and
+        logged once per node, and the loss is worded by its reason instead."""
+        if msg.info is None:
+            return None
+        info = decode_lost_info(msg.info)
+        if info is None:
+            self.bad_fields["lost_info"] += 1
+            if ("lost_info", device.node) not in self._bad_logged:
+                self._bad_logged.add(("lost_info", device.node))
+                log.warning("node %s: malformed DeviceLost info for %s ignored (the reason "
+                            "is shown instead): %.200r; further ones are only counted",
+                            device.node, device.id, msg.info)
+        return info
 
     def _event(self, device: DeviceState, msg: DeviceEvent, now: float,
                changes: Changes) -> None:

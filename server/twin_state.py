@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from protocol.reasons import InfoValue
 from protocol.site import ZoneConfig
 
 Role = Literal["suspect", "officer", "guard", "guardian", "lawyer", "visitor"]
@@ -83,7 +84,11 @@ class DeviceState:
     last_seen: float | None = None
     metrics: dict[str, object] = field(default_factory=dict)
     maintenance: bool = False
+    # Why its node declared it lost (DeviceLost): the English reason, and the info (a code
+    # and its parameters, protocol/reasons.py; None from an older node or when malformed)
+    # that the rules word in either language.  Both cleared when it reports again.
     lost_reason: str = ""
+    lost_info: dict[str, InfoValue] | None = None
     metrics_ts: int = 0  # edge time (ms) of the newest metrics applied
 
 

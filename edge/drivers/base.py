@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from protocol.codec import now_ms
 from protocol.messages import CommandStatus, MetricValue
 from protocol.profiles import DeviceProfile
+from protocol.reasons import Info, InfoValue, detail_text
 from protocol.site import DeviceRef
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class Driver:
         self.profile = profile
         self.online = True
         self.offline_reason = ""
+        # Why, as data, with the reason it explains (set_lost): paired, so that a subclass's
+        # own set_available, which knows nothing of it, never sends a stale info.
+        self._lost_info: tuple[str, dict[str, InfoValue]] | None = None
         self._sink: UpdateSink | None = None
 
     @property
@@ -86,6 +90,14 @@ class Driver:
         """Every metric of the profile with its current value."""
         raise NotImplementedError
 
+    @property
+    def offline_info(self) -> dict[str, InfoValue] | None:
+        """The info of the current loss (DeviceLost.info), if set_lost gave one for the
+        current ``offline_reason``."""
+        if self.online or self._lost_info is None or self._lost_info[0] != self.offline_reason:
+            return None
+        return self._lost_info[1]
+
     def set_available(self, online: bool, reason: str = "") -> None:
         if online == self.online:
             return
@@ -93,6 +105,18 @@ class Driver:
         log.info("device %s %s%s", self.id, "answers again" if online else "stopped answering",
                  f" ({reason})" if reason else "")
         self.emit(Availability(online, reason))
+
+    def set_lost(self, info: Info, reason: str = "") -> None:
+        """Declare the device lost, saying why as data: ``info`` (protocol.reasons.lost_info:
+        a code and its parameters, rendered by the server in Chinese or English) rides in
+        the DeviceLost beside ``reason`` (English; by default the info rendered in English).
+        While the device is already lost, only what the next birth announces is updated."""
+        reason = (reason or detail_text(info, "en"))[:200]
+        self._lost_info = (reason, dict(info))
+        if self.online:
+            self.set_available(False, reason)  # a subclass's own, if it has one
+        else:
+            self.offline_reason = reason
 
     async def command(self, name: str, params: Params) -> CommandReply:
         """Execute one admitted command; return (status, detail)."""

@@ -11,8 +11,10 @@ agent's event loop and turns what the thread reports into the camera's metrics:
   full report), so the server sees the picture is alive even when nothing changes;
 * ``stream_url`` (credentials removed) for the server's live-view relay (docs/video.md);
 * availability: a camera that does not answer at all (``no_signal``) is declared lost
-  (DeviceLost with the reason; the diagnosis and its info are reported just before, so the
-  server can say why in both languages) and born again when pictures return.
+  (DeviceLost with the reason and its info, ``{"code": "no_signal", "cause": <the stream's
+  loss code>, …}``, which the server words in either language; the diagnosis and its info
+  are reported just before, for servers that predate the DeviceLost info) and born again
+  when pictures return.
 
 Start-up: until its first picture a camera that answers is ``starting``, not stale, for the
 profile's ``startup_grace_s`` (real seconds): a busy machine opening many streams at once
@@ -37,6 +39,7 @@ from edge.video.stream import Lost, Opened, Sample, StreamReader, StreamReport, 
 from protocol.camera import encode_info
 from protocol.codec import now_ms
 from protocol.profiles import DeviceProfile
+from protocol.reasons import Info, InfoValue, lost_info
 from protocol.site import DeviceRef
 from protocol.timing import to_real
 
@@ -51,6 +54,14 @@ DEBOUNCE_MIN_REAL_S = 0.5
 NO_PICTURE = frozenset({"starting", "stale", "no_signal"})
 REPORTED_ON_CHANGE = ("diagnosis", "diagnosis_detail", "diagnosis_info", "online", "width",
                       "height")
+
+
+def no_signal_info(loss: Info) -> dict[str, InfoValue]:
+    """A lost camera's DeviceLost info: ``no_signal`` caused by the stream's loss code
+    (``{"code": "no_signal", "cause": "connection_refused"}``: "无信号: 连接被拒绝" /
+    "no signal: connection refused"), with that loss's parameters."""
+    params = {k: v for k, v in loss.items() if k not in ("code", "cause")}
+    return lost_info("no_signal", cause=str(loss.get("code") or "cannot_open"), **params)
 
 
 def video_window(site_s: float, speed: float, floor_s: float, samples_s: float) -> float:
@@ -168,9 +179,13 @@ class CameraDriver(Driver):
             # device, so it can word the loss in either language.
             self.emit(MetricsChanged({k: self.values[k] for k in REPORTED_ON_CHANGE}))
         if online != self.online:
-            # set_available emits Availability: the agent sends DeviceLost, or a new birth
-            # carrying every metric.
-            self.set_available(online, "" if online else f"no signal: {verdict.detail}"[:200])
+            # Availability: the agent sends DeviceLost (its info: no signal, caused by the
+            # stream's loss code with its parameters; its reason: the same in English, as
+            # before there was an info), or a new birth carrying every metric.
+            if online:
+                self.set_available(True)
+            else:
+                self.set_lost(no_signal_info(verdict.info))
 
     def metrics(self) -> Metrics:
         return dict(self.values)

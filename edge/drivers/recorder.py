@@ -10,8 +10,11 @@ it every ``poll_s`` of the profile (site seconds, scaled by --speed), and report
   server sees the segment really growing (server/rules/recording.py judges "recording but
   not progressing" over the profile's ``progress_window_s``);
 * availability: ``lost_after`` failed polls in a row (refused, timeout, an answer that is
-  not the API) declare the recorder lost with the reason; the next good answer brings it
-  back.  Bad answers are counted and logged once per kind, never fatal.
+  not the API) declare the recorder lost with the reason and its info (``unreachable``
+  host/port, ``timeout`` ms/request, ``http_error`` status, ``bad_answer``,
+  ``network_error``: protocol/reasons.py, worded by the server in Chinese or English); the
+  next good answer brings it back.  Bad answers are counted and logged once per kind, never
+  fatal.
 """
 
 from __future__ import annotations
@@ -21,18 +24,21 @@ import contextlib
 import logging
 from types import TracebackType
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
 
 from edge.drivers.base import CommandReply, Driver, DriverEvent, Metrics, MetricsChanged, Params
 from protocol.profiles import DeviceProfile
+from protocol.reasons import InfoValue, lost_info
 from protocol.site import DeviceRef
 from protocol.timing import to_real
 
 log = logging.getLogger(__name__)
 
 MIN_POLL_S = 0.2  # real seconds: at high --speed, poll no faster than this
+STATUS_PATH = "/api/status"
 
 # httpx logs every request at INFO: one line per recorder per second.  State changes are
 # logged here instead (unless someone configured httpx's logger on purpose).
@@ -98,26 +104,47 @@ class RecorderDriver(Driver):
         """One status request and what follows from it."""
         assert self._client is not None, "use the driver as an async context manager"
         try:
-            response = await self._client.get(f"{self.url}/api/status")
-            if response.status_code != 200:
-                raise ValueError(f"status API answered HTTP {response.status_code}")
-            status = _decoder.decode(response.content)
+            response = await self._client.get(f"{self.url}{STATUS_PATH}")
         except httpx.HTTPError as err:
-            self._failed(_describe(err))
+            self._failed(_describe(err), self._loss_info(err))
             return
+        if response.status_code != 200:
+            self.bad_answers += 1
+            self._failed(f"bad answer from the status API: status API answered HTTP "
+                         f"{response.status_code}",
+                         lost_info("http_error", status=response.status_code))
+            return
+        try:
+            status = _decoder.decode(response.content)
         except (ValueError, msgspec.ValidationError, msgspec.DecodeError) as err:
             self.bad_answers += 1
-            self._failed(f"bad answer from the status API: {str(err)[:120]}")
+            self._failed(f"bad answer from the status API: {str(err)[:120]}",
+                         lost_info("bad_answer", error=str(err)[:120]))
             return
         self._answered(status)
 
-    def _failed(self, problem: str) -> None:
+    def _loss_info(self, err: httpx.HTTPError) -> dict[str, InfoValue]:
+        """Why a request failed, as DeviceLost's info (protocol/reasons.py)."""
+        if isinstance(err, httpx.ConnectError):
+            parts = urlsplit(self.url)
+            default = 443 if parts.scheme == "https" else 80
+            try:
+                port = parts.port or default
+            except ValueError:
+                port = default
+            return lost_info("unreachable", host=parts.hostname or "?", port=port)
+        if isinstance(err, httpx.TimeoutException):
+            return lost_info("timeout", ms=round(self.timeout_s * 1000),
+                             request=f"GET {STATUS_PATH}")
+        return lost_info("network_error", error=_describe(err))
+
+    def _failed(self, problem: str, info: dict[str, InfoValue]) -> None:
         self.failures += 1
         if problem != self._last_problem:
             log.warning("recorder %s: %s", self.id, problem)
             self._last_problem = problem
         if self.failures >= self.lost_after:
-            self.set_available(False, problem[:200])
+            self.set_lost(info, problem[:200])
 
     def _answered(self, status: RecorderStatus) -> None:
         if self.failures and self._last_problem:

@@ -2,16 +2,20 @@
 
 A rule that watches rooms through devices is only as good as the devices; a silent node or
 device is an alarm of its own (DESIGN.md).  One alarm per cause: while a node is offline its
-devices raise nothing here (the node alarm covers them).
+devices raise nothing here (the node alarm covers them).  Why a device was lost is worded in
+each language from its DeviceLost's info (protocol/reasons.py), else the node's reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from protocol.camera import fault_detail
+from protocol.reasons import lost_detail
 from server.rules.context import RuleContext
 from server.rules.params import DeviceOfflineParams, DeviceStaleParams, NodeOfflineParams, ParamSet
 from server.rules.spec import Condition, RuleSpec
+from server.rules.video import CAMERA_PROFILE
 from server.twin import DeviceState, NodeState
 
 
@@ -46,6 +50,17 @@ def _lost_this_session(device: DeviceState, node: NodeState) -> bool:
             and device.last_seen >= node.born_at)
 
 
+def lost_texts(device: DeviceState) -> tuple[str, str]:
+    """(zh, en) of why a lost device was lost: its DeviceLost's info in each language; from a
+    node without info, a camera's last no_signal diagnosis info (which such a node reported
+    just before), else the node's English reason."""
+    if device.profile == CAMERA_PROFILE:
+        m = device.metrics
+        return fault_detail("offline", m.get("diagnosis"), m.get("diagnosis_info"),
+                            device.lost_reason, device.lost_info)
+    return lost_detail(device.lost_info, device.lost_reason)
+
+
 def device_offline(ctx: RuleContext, params: ParamSet[DeviceOfflineParams],
                    now: float) -> Iterator[Condition]:
     """A device its (online) node declared lost, or has not reported since the node's birth."""
@@ -58,13 +73,13 @@ def device_offline(ctx: RuleContext, params: ParamSet[DeviceOfflineParams],
             continue
         zh, en = ctx.names(device.zone)
         if device.status == "offline" and _lost_this_session(device, node):
-            reason = f" ({device.lost_reason})" if device.lost_reason else ""
+            why_zh, why_en = lost_texts(device)
             yield Condition(
                 subject=device.id, zone=device.zone,
-                message_zh=f"{zh}: 设备 {device.id} 失联{reason}",
-                message_en=f"{en}: device {device.id} lost{reason}",
+                message_zh=f"{zh}: 设备 {device.id} 失联{f' ({why_zh})' if why_zh else ''}",
+                message_en=f"{en}: device {device.id} lost{f' ({why_en})' if why_en else ''}",
                 details={"reason": "lost", "lost_reason": device.lost_reason,
-                         "node": node.id},
+                         "lost_info": device.lost_info, "node": node.id},
             )
         else:
             p = params.for_kind(ctx.kind(device.zone))

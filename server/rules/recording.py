@@ -3,15 +3,18 @@
 Basis: 公安机关讯问犯罪嫌疑人录音录像工作规定 art. 3 (audio-video recording of the whole
 process, without interruption).  A recorder we cannot see is not assumed to be recording:
 offline, stale or unknown is itself the violation (DESIGN.md: never a false "all clear").
+A recorder its node declared lost says why, in each language (its DeviceLost's info).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from protocol.reasons import lost_detail
 from server.rules.context import RECORDER_PROFILE, HeldZone, RuleContext
 from server.rules.params import ParamSet, RecordingParams
 from server.rules.spec import Condition, RuleSpec
+from server.rules.video import STATUS_TEXT
 from server.twin import DeviceState
 
 # "Recording" that is not really progressing: bytes_written flat for the recorder
@@ -49,14 +52,22 @@ def recording_not_running(ctx: RuleContext, params: ParamSet[RecordingParams],
                 details={"reason": "no_recorder", "people": held},
             )
         elif recorder.status != "online":
+            status_zh = STATUS_TEXT.get(recorder.status, (recorder.status,))[0]
+            why_zh, why_en = ("", "")
+            details: dict[str, object] = {"reason": "recorder_offline",
+                                          "status": recorder.status, "people": held}
+            if recorder.status == "offline" and (recorder.lost_reason or recorder.lost_info):
+                # Why its node lost it, in each language (protocol/reasons.py).
+                lost_zh, lost_en = lost_detail(recorder.lost_info, recorder.lost_reason)
+                why_zh, why_en = f": {lost_zh}", f": {lost_en}"
+                details.update(lost_reason=recorder.lost_reason, lost_info=recorder.lost_info)
             yield Condition(
                 subject=recorder.id, zone=zone.id,
-                message_zh=f"{zh}: 审讯主机 {recorder.id} 离线或状态未知 ({recorder.status}), "
+                message_zh=f"{zh}: 审讯主机 {recorder.id} 离线或状态未知 ({status_zh}{why_zh}), "
                            f"在押人员 {who} 在场",
-                message_en=f"{en}: recorder {recorder.id} offline ({recorder.status}), "
+                message_en=f"{en}: recorder {recorder.id} offline ({recorder.status}{why_en}), "
                            f"person in custody {who} present",
-                details={"reason": "recorder_offline", "status": recorder.status,
-                         "people": held},
+                details=details,
                 min_real_s=RECORDER_LATENCY_REAL_S,
             )
         else:

@@ -10,7 +10,9 @@ show the room, is a violation (DESIGN.md: never a false "all clear"):
   ``diagnoses``: no signal, stale picture, black, dark, frozen, occluded, blurred.  A colour
   cast is reported on the device but is not a fault by default: the room is still seen.
 
-The diagnosis and its measures go into the alarm message ("画面冻结 (no change for 12s)").
+The diagnosis and its measures go into the alarm message, each language rendered from the
+edge's info ("画面冻结 (12 秒画面无变化)"); a lost camera's from its DeviceLost's info
+("离线 (无信号: 连接被拒绝)"); from an edge without info, the English detail or lost reason.
 """
 
 from __future__ import annotations
@@ -83,9 +85,11 @@ def camera_fault(ctx: RuleContext, params: ParamSet[CameraFaultParams],
                 text_zh, text_en = DIAGNOSIS_TEXT.get(diagnosis, (diagnosis, diagnosis))
             else:
                 continue
-            # The edge's diagnosis info in each language (protocol/camera.py), else detail.
+            # Why in each language: the DeviceLost's info of a lost camera, else the edge's
+            # diagnosis info (protocol/camera.py), else the English detail / lost reason.
             detail_zh, detail_en = fault_detail(camera.status, diagnosis,
-                                                camera.metrics.get("diagnosis_info"), detail)
+                                                camera.metrics.get("diagnosis_info"), detail,
+                                                camera.lost_info)
             suffix_zh = f" ({detail_zh})" if detail_zh else ""
             suffix_en = f" ({detail_en})" if detail_en else ""
             if who is None:
