@@ -161,7 +161,9 @@ function matches(d) {
   if (f.node && d.node !== f.node) return false;
   if (!state.search) return true;
   const q = state.search.toLowerCase();
-  const detailText = state.details.get(d.id)?.lost_reason || "";
+  const detail = state.details.get(d.id);
+  const detailText = [detail?.lost_reason, detail?.lost_text?.zh, detail?.lost_text?.en]
+    .filter(Boolean).join(" ");
   return [d.id, d.zone, zoneName(d.zone), d.profile, t(`profile.${d.profile}`, d.profile), d.node, detailText]
     .some((s) => String(s).toLowerCase().includes(q));
 }

@@ -16,6 +16,7 @@ from server.alerts.views import maintenance_json
 from server.api.deps import coordinator
 from server.api.views import device_json, iso
 from server.auth import Principal, current_user
+from server.rules.health import lost_texts
 from server.service import Coordinator
 from server.twin_state import DEVICE_STALE_FACTOR, DeviceState
 
@@ -71,6 +72,8 @@ def device_detail(coord: Coordinator, d: DeviceState) -> dict[str, Any]:
         "link_status": d.status,  # what "maintenance" hides: online, offline, stale...
         "lost_cause": cause,
         "lost_reason": d.lost_reason if cause == "device_lost" else "",
+        # The same words as the device_offline alarm's, in both languages.
+        "lost_text": _lost_text(d) if cause == "device_lost" else None,
         "born": d.born,
         "heartbeat_s": d.heartbeat_s,
         "stale_after_s": d.heartbeat_s * DEVICE_STALE_FACTOR,
@@ -90,6 +93,11 @@ def device_detail(coord: Coordinator, d: DeviceState) -> dict[str, Any]:
              "params": {p: ps.model_dump(exclude_none=True) for p, ps in spec.params.items()}}
             for name, spec in profile.commands.items()],
     }
+
+
+def _lost_text(d: DeviceState) -> dict[str, str] | None:
+    zh, en = lost_texts(d)
+    return {"zh": zh, "en": en} if zh or en else None
 
 
 def _lost_cause(d: DeviceState, node_online: bool) -> LostCause | None:

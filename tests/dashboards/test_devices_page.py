@@ -33,6 +33,7 @@ from protocol.messages import (
     DeviceLost,
 )
 from protocol.profiles import load_profiles
+from protocol.reasons import lost_info
 from protocol.site import load_site
 from protocol.topics import DeviceMessage, NodeMessage, device_topic, node_topic
 from tests.conftest import Broker
@@ -115,9 +116,10 @@ class SiteNode(EdgeNode):
         self._publish(device_topic(SITE, self.node, device, DeviceMessage.DATA),
                       encode(DeviceData(ts=now_ms(), seq=self._next(), metrics=metrics)))
 
-    def lost(self, device: str, reason: str) -> None:
+    def lost(self, device: str, reason: str, info: dict[str, Any] | None = None) -> None:
         self._publish(device_topic(SITE, self.node, device, DeviceMessage.LOST),
-                      encode(DeviceLost(ts=now_ms(), seq=self._next(), reason=reason)))
+                      encode(DeviceLost(ts=now_ms(), seq=self._next(), reason=reason,
+                                        info=info)))
 
     def next_command(self, key: bytes, within: float = 10.0) -> Command:
         """The next command the server sent to this node, its signature checked."""
@@ -218,17 +220,21 @@ def test_page_lists_devices_live_with_reasons_and_modbus_counters(
         first = seen.text_content()
         expect(seen).not_to_have_text(first or "", timeout=3_000)
 
-        # The gateway loses a device: offline with the node's reason, live.
-        reason = "no answer from unit 12 (3 timeouts)"
-        gateway.lost("door-holding-2", reason)
+        # The gateway loses a device: offline with the node's reason, live, worded in the
+        # page's language from the loss's info (protocol/reasons.py).
+        reason = "no answer within 250 ms (read input 0..1)"
+        gateway.lost("door-holding-2", reason,
+                     lost_info("timeout", ms=250, request="read input 0..1"))
+        reason_zh = "250 毫秒内无应答 (read input 0..1)"
         lost = page.locator('tr[data-device="door-holding-2"]')
         expect(lost).to_have_attribute("data-status", "offline", timeout=3_000)
-        expect(lost.locator(".lost-reason")).to_have_text(f"节点报告设备丢失: {reason}")
+        expect(lost.locator(".lost-reason")).to_have_text(f"节点报告设备丢失: {reason_zh}")
         expect(page.locator('[data-count="offline"] .count-n')).to_have_text(
             str(counts.get("offline", 0) + 1))
         detail = _api(srv, "/api/devices/door-holding-2")
         assert detail["status"] == "offline" and detail["lost_cause"] == "device_lost"
         assert detail["lost_reason"] == reason
+        assert detail["lost_text"] == {"zh": reason_zh, "en": reason}
         assert [c["name"] for c in detail["commands"]] == ["unlock", "lock", "reset_alarm"]
 
         # Telemetry for the samples, then the detail of the device with the counters.
@@ -272,7 +278,7 @@ def test_page_lists_devices_live_with_reasons_and_modbus_counters(
         expect(page.locator('[data-count="all"] .count-n')).to_have_text(str(len(expected)))
 
         page.locator('tr[data-device="door-holding-2"]').click()
-        expect(panel.locator(".sec-status")).to_contain_text(reason)
+        expect(panel.locator(".sec-status")).to_contain_text(reason_zh)
         page.screenshot(path=artifact("devices.png"))
 
         page.click('button[data-lang="en"]')
