@@ -110,6 +110,7 @@ async def running(app: FastAPI, config: ServerConfig, site: SiteConfig,
         authenticator = Authenticator(store, jwt_secret, config.auth.token_ttl_s)
         await authenticator.ensure_admin()
         twin = Twin(site, profiles, config.speed)
+        metrics.count_bad_fields(twin.bad_fields)
         restore_people(twin, await store.load_people(), time.time())
         ids = itertools.count(await store.max_alarm_id() + 1)
         book = AlarmBook(await store.load_alarms(), next_id=ids.__next__)

@@ -6,8 +6,12 @@ demo) do not share counters.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics"]
 
@@ -40,5 +44,23 @@ class ServerMetrics:
         self.mqtt_connected = Gauge("custodywatch_mqtt_connected", "1 while the MQTT link is "
                                     "up", registry=r)
 
+    def count_bad_fields(self, counts: Mapping[str, int]) -> None:
+        """Serve ``counts`` (the twin's ``bad_fields``: optional fields of accepted messages
+        ignored as malformed, by field) as ``custodywatch_bad_fields_total{field}``."""
+        self.registry.register(_BadFields(counts))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _BadFields(Collector):
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "custodywatch_bad_fields", "Optional fields of accepted messages ignored as "
+            "malformed (the message itself applied), by field", labels=["field"])
+        for field, n in sorted(self.counts.items()):
+            family.add_metric([field], n)
+        yield family

@@ -26,7 +26,6 @@ from protocol.topics import DeviceMessage
 from tests.conftest import Broker, free_port
 from tests.edge.conftest import agent_options, watching
 from tests.server.test_api_support import (
-    ADMIN_PASSWORD,
     COMMAND_KEY,
     FakeNode,
     running_server,
@@ -204,12 +203,6 @@ def test_set_lost_works_through_a_subclass_set_available_and_never_goes_stale() 
 # ---------------------------------------------------------------------- end to end
 
 
-@pytest.fixture
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTODYWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("CUSTODYWATCH_COMMAND_KEY", COMMAND_KEY)
-
-
 def _interview_drivers(camera_url: str, recorder_url: str, speed: float) -> list[Driver]:
     """edge-interview's drivers: the real camera and recorder drivers for interrogation-1,
     simulated ones for the rest."""
@@ -226,7 +219,7 @@ def _interview_drivers(camera_url: str, recorder_url: str, speed: float) -> list
 
 
 @pytest.mark.e2e
-@pytest.mark.usefixtures("_env")
+@pytest.mark.usefixtures("server_credentials")
 async def test_edge_losses_reach_the_alarms_in_chinese(tmp_path: Path,
                                                       mqtt_broker: Broker) -> None:
     """A real edge agent whose real camera and recorder drivers find nothing listening
@@ -283,7 +276,7 @@ async def test_edge_losses_reach_the_alarms_in_chinese(tmp_path: Path,
 
 
 @pytest.mark.e2e
-@pytest.mark.usefixtures("_env")
+@pytest.mark.usefixtures("server_credentials")
 async def test_gateway_style_info_and_malformed_info_over_mqtt(tmp_path: Path,
                                                                mqtt_broker: Broker) -> None:
     """A paho client speaking for the Modbus gateway sends DeviceLost as the gateway will:
@@ -317,5 +310,7 @@ async def test_gateway_style_info_and_malformed_info_over_mqtt(tmp_path: Path,
             assert found["door-holding-4"]["message_zh"] == \
                 "候问室4: 设备 door-holding-4 失联 (no answer within 300 ms (read holding 0..9))"
             assert (await srv.get("/healthz")).status_code == 200
+            # The malformed info is counted where an operator looks.
+            assert await srv.metric("custodywatch_bad_fields_total", field="lost_info") == 1
         finally:
             node.close()
