@@ -62,6 +62,7 @@ DETAIL_TEXT: dict[str, tuple[str, str]] = {
     "bad_frame": ("应答帧无效或不完整", "bad or short answer frame"),
     "internal": ("网关内部错误", "gateway internal error"),
     "not_polled": ("尚未轮询", "not polled yet"),  # a gateway's device before its first poll
+    "fault_injected": ("模拟故障 ({kind})", "fault injected: {kind}"),  # simulators, scenarios
 }
 # Codes whose cause reads as the explanation after a colon ("no signal: connection
 # refused"); any other cause goes in parentheses ("no new frame for 8s (stream ended …)").

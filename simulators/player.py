@@ -30,6 +30,7 @@ from edge.drivers.simulated import (
 )
 from protocol.codec import encode
 from protocol.messages import Message
+from protocol.reasons import lost_info
 from simulators.api_client import ApiClient
 from simulators.centre import SimulatedCentre
 from simulators.devices.video import FaultInjectable
@@ -179,8 +180,10 @@ class Player:
             driver = self.centre.drivers[step.fault]
             if isinstance(driver, FaultInjectable):  # cameras, recorders: on the device
                 await driver.inject_fault(str(step.kind))
-            else:
-                driver.set_available(step.kind == "restore", f"fault injected: {step.kind}")
+            elif step.kind == "restore":
+                driver.set_available(True)
+            else:  # lost as a real node loses one: saying why, in data
+                driver.set_lost(lost_info("fault_injected", kind=str(step.kind)))
         elif step.press is not None:
             self.centre.driver(step.press, SimulatedPanic).press()
         elif step.door is not None:

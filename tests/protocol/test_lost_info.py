@@ -45,6 +45,7 @@ LOSSES: dict[str, tuple[dict[str, Any], str, str]] = {
     "bad_frame": ({}, "应答帧无效或不完整", "bad or short answer frame"),
     "internal": ({}, "网关内部错误", "gateway internal error"),
     "not_polled": ({}, "尚未轮询", "not polled yet"),
+    "fault_injected": ({"kind": "offline"}, "模拟故障 (offline)", "fault injected: offline"),
 }
 _PARAM = re.compile(r"\{(\w+)")
 
