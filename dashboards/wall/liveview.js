@@ -7,11 +7,11 @@
 // black rectangle (the server's reason code is translated: "the camera refused the
 // credentials" reads in Chinese on a Chinese wall).  The camera's diagnosis (from the live
 // feed's device updates) stays on the tile, so a frozen picture is never mistaken for a
-// quiet room; its detail is rendered from the edge's diagnosis_info (code + parameters,
-// protocol/camera.py) in the wall's language.
+// quiet room; its detail is the edge's diagnosis_info (code + parameters) as the server
+// words it (diagnosis_text, protocol/reasons.py), in the wall's language.
 
 import { h, clear } from "../shared/dom.js";
-import { lang, onLangChange, t } from "../shared/i18n.js";
+import { lang, onLangChange, pick, t } from "../shared/i18n.js";
 
 const TEXT = {
   title: { zh: "实时画面", en: "Live view" },
@@ -45,40 +45,10 @@ function tr(key, fallback) {
   return entry ? entry[lang()] : fallback ?? key;
 }
 
-// The edge's diagnosis info (protocol/camera.py DETAIL_TEXT, the same texts): code -> text.
-const DETAIL = {
-  starting: { zh: () => "启动中, 尚未收到画面", en: () => "starting, no picture yet" },
-  measures: {
-    zh: (p) => `亮度 ${p.luma}, 反差 ${p.spread}, 无纹理 ${Math.round(p.blank * 100)}%, 清晰度 ${p.sharpness}, 偏色 ${p.cast}`,
-    en: (p) => `luma ${p.luma}, spread ${p.spread}, blank ${Math.round(p.blank * 100)}%, sharpness ${p.sharpness}, cast ${p.cast}`,
-  },
-  frozen: { zh: (p) => `${p.seconds} 秒画面无变化`, en: (p) => `no change for ${p.seconds}s` },
-  no_frame: { zh: (p) => `${p.seconds} 秒无新画面`, en: (p) => `no new frame for ${p.seconds}s` },
-  connection_refused: { zh: () => "连接被拒绝", en: () => "connection refused" },
-  connection_timeout: { zh: () => "连接超时", en: () => "connection timed out" },
-  network_error: { zh: (p) => `网络错误: ${p.error}`, en: (p) => `${p.error}` },
-  not_network: { zh: () => "不是网络视频流", en: () => "not a network stream" },
-  bad_port: { zh: () => "地址中的端口无效", en: () => "bad port in URL" },
-  cannot_open: { zh: () => "无法打开视频流", en: () => "cannot open stream" },
-  stream_ended: { zh: () => "视频流中断或读取超时", en: () => "stream ended or no frame within the read timeout" },
-  corrupt_frame: { zh: () => "画面数据损坏", en: () => "corrupt frame" },
-  reader_error: { zh: (p) => `读取出错: ${p.error}`, en: (p) => `reader error: ${p.error}` },
-};
-
-/** The diagnosis detail in the wall's language, from diagnosis_info; else the English
- * diagnosis_detail (an older edge). */
-export function diagnosisDetail(metrics) {
-  let info = null;
-  try {
-    info = JSON.parse(metrics?.diagnosis_info ?? "null");
-  } catch {
-    info = null;
-  }
-  const render = (code) => DETAIL[code]?.[lang()]?.(info);
-  const main = info && typeof info.code === "string" ? render(info.code) : undefined;
-  if (!main) return metrics?.diagnosis_detail ?? "";
-  const cause = typeof info.cause === "string" ? render(info.cause) : undefined;
-  return cause ? `${main} (${cause})` : main;
+/** The diagnosis detail in the wall's language: the server words the edge's diagnosis info
+ * (diagnosis_text, protocol/reasons.py); else the English diagnosis_detail (an older edge). */
+export function diagnosisDetail(device) {
+  return pick(device?.diagnosis_text, device?.metrics?.diagnosis_detail ?? "");
 }
 
 /** Resolves once the peer connection has gathered its ICE candidates (one round trip). */
@@ -190,6 +160,7 @@ export class LiveTile {
       }
       this.session = body.session;
       if (body.camera) this.device = { ...(this.device || {}), status: body.camera.status,
+        diagnosis_text: body.camera.diagnosis_text,
         metrics: { ...(this.device?.metrics || {}), diagnosis: body.camera.diagnosis,
           diagnosis_detail: body.camera.diagnosis_detail,
           diagnosis_info: body.camera.diagnosis_info } };
@@ -257,7 +228,7 @@ export class LiveTile {
       : diagnosis && diagnosis !== "ok" ? t(`diagnosis.${diagnosis}`, diagnosis) : null;
     this.diagEl.className = `live-diag ${bad ? "live-diag-bad" : "live-diag-ok"}`;
     this.diagEl.append(`${tr("diagnosis")}: ${bad ?? t("diagnosis.ok")}`);
-    const detail = diagnosisDetail(device.metrics);
+    const detail = diagnosisDetail(device);
     this.diagEl.title = bad && detail ? detail : "";
   }
 }

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.deps import coordinator
+from server.api.views import diagnosis_text
 from server.auth import Principal, current_user, require
 from server.camera_credentials import CameraCredentials, credentials_path
 from server.service import Coordinator
@@ -62,7 +63,7 @@ def _camera_json(device: DeviceState, viewers: int) -> dict[str, Any]:
     m = device.metrics
     return {"id": device.id, "zone": device.zone, "status": device.status,
             "diagnosis": m.get("diagnosis"), "diagnosis_detail": m.get("diagnosis_detail"),
-            "diagnosis_info": m.get("diagnosis_info"),
+            "diagnosis_info": m.get("diagnosis_info"), "diagnosis_text": diagnosis_text(m),
             "live": isinstance(m.get("stream_url"), str) and bool(m.get("stream_url")),
             "viewers": viewers, "lost_reason": device.lost_reason or None}
 

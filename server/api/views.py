@@ -5,10 +5,11 @@ Pure functions from live state to plain dicts.  Times are ISO-8601 UTC with ``Z`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from protocol.reasons import decode_info, detail_text
 from protocol.site import SiteConfig
 from server.alarms.lifecycle import Alarm
 from server.custody import CustodyLimits, custody_clock
@@ -64,11 +65,23 @@ def zone_json(twin: Twin, zone: ZoneState, severity: str | None) -> dict[str, An
 
 
 def device_json(d: DeviceState) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "id": d.id, "zone": d.zone, "profile": d.profile, "node": d.node,
         "status": "maintenance" if d.maintenance else d.status, "last_seen": iso(d.last_seen),
         "metrics": dict(d.metrics),
     }
+    if "diagnosis_info" in d.metrics:  # a camera: why its picture is what it is
+        out["diagnosis_text"] = diagnosis_text(d.metrics)
+    return out
+
+
+def diagnosis_text(metrics: Mapping[str, object]) -> dict[str, str] | None:
+    """A camera's ``diagnosis_info`` worded in both languages (protocol/reasons.py), for the
+    pages: {"zh", "en"}; None without a well-formed info (an older edge)."""
+    info = decode_info(metrics.get("diagnosis_info"))
+    if info is None:
+        return None
+    return {"zh": detail_text(info, "zh"), "en": detail_text(info, "en")}
 
 
 def site_json(site: SiteConfig, speed: float, zones: list[dict[str, Any]]) -> dict[str, Any]:

@@ -153,5 +153,9 @@ async def test_tile_says_in_chinese_that_the_camera_refused_the_credentials(
         diag = tile.locator(".live-diag")
         await expect(diag).to_have_text("画面诊断: 画面冻结")
         await expect(diag).to_have_attribute("title", "12 秒画面无变化")
+        # Worded by the server, one table for the alarms and the pages (protocol/reasons.py).
+        devices = {d["id"]: d for d in (await server.get("/api/devices")).json()}
+        assert devices[CAMERA]["diagnosis_text"] == {"zh": "12 秒画面无变化",
+                                                     "en": "no change for 12s"}
         assert "wrong-pw-9" not in await page.content()
         await page.screenshot(path=artifact("wall-live-view-refused.png"))
