@@ -9,7 +9,7 @@
 
 import { api, LiveSocket, onUnauthorized } from "../shared/api.js";
 import { h, clear } from "../shared/dom.js";
-import { ensureSession, requireLogin } from "../shared/login.js";
+import { ensureSession, loadSite, requireLogin, wireSignOut } from "../shared/login.js";
 import { t, lang, setLang, onLangChange, translateStatic, pick, setTimeZone } from "../shared/i18n.js";
 import { STATUSES, statusCounts, relativeTime, keyMetrics, lostText, compareBy } from "./health.js";
 import { DetailPanel } from "./detail.js";
@@ -323,16 +323,7 @@ function wireControls() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.selected && !event.target.closest?.("input, select")) select(null);
   });
-  $("logout").addEventListener("click", async () => {
-    socket.stop();
-    try {
-      await api.logout();
-    } catch (err) {
-      console.warn("logout:", err);
-    }
-    setUser(await requireLogin());
-    socket.start();
-  });
+  wireSignOut($("logout"), socket, setUser);
   onLangChange(() => {
     translateStatic();
     for (const th of document.querySelectorAll("th[data-sort]")) th.title = t("devices.sort");
@@ -345,21 +336,6 @@ function wireControls() {
   });
 }
 
-async function loadSite() {
-  for (;;) {
-    try {
-      return await api.site();
-    } catch (err) {
-      if (err.status === 401 || err.status === 403) {
-        setUser(await requireLogin());
-      } else {
-        console.warn("site:", err);
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-      }
-    }
-  }
-}
-
 async function main() {
   translateStatic();
   for (const th of document.querySelectorAll("th[data-sort]")) th.title = t("devices.sort");
@@ -370,7 +346,7 @@ async function main() {
   } catch (err) {
     console.warn("session:", err);
   }
-  applySite(await loadSite());
+  applySite(await loadSite(setUser));
   socket.start();
   tick();
 }

@@ -28,6 +28,38 @@ export async function ensureSession() {
   }
 }
 
+/** A page's sign-out button: the live feed stops, the session ends, the login form
+ * shows, and once someone signed in ``onUser(user)`` runs and the feed starts again. */
+export function wireSignOut(button, socket, onUser) {
+  button.addEventListener("click", async () => {
+    socket.stop();
+    try {
+      await api.logout();
+    } catch (err) {
+      console.warn("logout:", err);
+    }
+    onUser(await requireLogin());
+    socket.start();
+  });
+}
+
+/** GET /api/site: asks for a login while there is no session (``onUser`` gets who signed
+ * in) and keeps trying every 2 s while the server cannot be reached. */
+export async function loadSite(onUser) {
+  for (;;) {
+    try {
+      return await api.site();
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) {
+        onUser(await requireLogin());
+      } else {
+        console.warn("site:", err);
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    }
+  }
+}
+
 function showForm() {
   return new Promise((resolve) => {
     const title = h("h1", { id: "login-title", class: "login-title" });

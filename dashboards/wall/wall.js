@@ -5,7 +5,7 @@
 // the plan; GET /api/alarms adds the recent (cleared) alarms the snapshot may not carry.
 
 import { api, LiveSocket, onUnauthorized } from "../shared/api.js";
-import { ensureSession, requireLogin } from "../shared/login.js";
+import { ensureSession, loadSite, requireLogin, wireSignOut } from "../shared/login.js";
 import {
   t, lang, setLang, onLangChange, translateStatic, pick, setTimeZone, formatTime, formatDate,
 } from "../shared/i18n.js";
@@ -259,16 +259,7 @@ function wireControls() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.selected) selectZone(state.selected);
   });
-  $("logout").addEventListener("click", async () => {
-    socket.stop();
-    try {
-      await api.logout();
-    } catch (err) {
-      console.warn("logout:", err);
-    }
-    setUser(await requireLogin());
-    socket.start();
-  });
+  wireSignOut($("logout"), socket, setUser);
   onLangChange(() => {
     translateStatic();
     renderHeader();
@@ -277,21 +268,6 @@ function wireControls() {
   onUnauthorized(() => {
     requireLogin().then(setUser);
   });
-}
-
-async function loadSite() {
-  for (;;) {
-    try {
-      return await api.site();
-    } catch (err) {
-      if (err.status === 401 || err.status === 403) {
-        setUser(await requireLogin());
-      } else {
-        console.warn("site:", err);
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-      }
-    }
-  }
 }
 
 async function main() {
@@ -303,7 +279,7 @@ async function main() {
   } catch (err) {
     console.warn("session:", err); // server unreachable: loadSite keeps trying
   }
-  applySite(await loadSite());
+  applySite(await loadSite(setUser));
   scheduleRender();
   loadRecentAlarms();
   socket.start();

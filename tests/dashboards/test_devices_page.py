@@ -407,3 +407,15 @@ def test_page_needs_a_session_and_controls_need_the_tech_role(
     expect(panel.locator(".sec-maintenance")).to_contain_text("需要运维 (tech) 权限")
     with srv.client(TECH, USER_PASSWORD) as tech:
         assert tech.get("/api/devices/nope").status_code == 404
+
+    # Signing out ends the session (the APIs answer 401 in this browser) and asks for a
+    # login; the technician signing in gets the controls, the table live again.
+    page.click("#logout")
+    expect(page.locator(".login-overlay")).to_be_visible()
+    assert page.evaluate("fetch('/api/devices').then((r) => r.status)") == 401
+    page.fill("input[name=username]", TECH)
+    page.fill("input[name=password]", USER_PASSWORD)
+    page.click(".login-card button[type=submit]")
+    expect(page.locator(".login-overlay")).to_have_count(0)
+    expect(page.locator("#device-rows tr.device-row")).to_have_count(len(REFERENCE.devices()))
+    expect(panel.locator("button.maint-on")).to_be_enabled()  # (still selected)
