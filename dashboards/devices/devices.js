@@ -7,7 +7,7 @@
 // Commands sent from here are answered by the node; the answer comes back on the feed as
 // {type: "command_result"} and is matched by the command's id (commands.js).
 
-import { api, LiveSocket, onUnauthorized } from "../shared/api.js";
+import { api, deviceView, LiveSocket, onUnauthorized } from "../shared/api.js";
 import { h, clear } from "../shared/dom.js";
 import { ensureSession, loadSite, requireLogin, wireSignOut } from "../shared/login.js";
 import { t, lang, setLang, onLangChange, translateStatic, pick, setTimeZone } from "../shared/i18n.js";
@@ -59,11 +59,11 @@ function applyMessage(msg) {
   switch (msg?.type) {
     case "snapshot":
       if (msg.site) applySite(msg.site);
-      state.devices = new Map((msg.devices || []).map((d) => [d.id, d]));
+      state.devices = new Map((msg.devices || []).map((d) => [d.id, deviceView(d)]));
       loadDetails();
       break;
     case "device": {
-      const d = msg.device;
+      const d = deviceView(msg.device);
       if (!d) return;
       const before = state.devices.get(d.id);
       state.devices.set(d.id, d);

@@ -62,6 +62,12 @@ export const api = {
     }),
 };
 
+/** A device as the pages show it: the API's four statuses (CONTRACT.md), and "unknown" for
+ * a device never heard of since the server started (status offline, link_status unknown). */
+export function deviceView(d) {
+  return d && d.status === "offline" && d.link_status === "unknown" ? { ...d, status: "unknown" } : d;
+}
+
 /**
  * The live feed /api/ws: a snapshot on every (re)connect, then incremental messages.
  * Reconnects with exponential backoff (0.5 s … 15 s, with jitter so a wall of screens

@@ -4,7 +4,7 @@
 // then incremental {type: alarm|zone|device} messages update it.  GET /api/site draws
 // the plan; GET /api/alarms adds the recent (cleared) alarms the snapshot may not carry.
 
-import { api, LiveSocket, onUnauthorized } from "../shared/api.js";
+import { api, deviceView, LiveSocket, onUnauthorized } from "../shared/api.js";
 import { ensureSession, loadSite, requireLogin, wireSignOut } from "../shared/login.js";
 import {
   t, lang, setLang, onLangChange, translateStatic, pick, setTimeZone, formatTime, formatDate,
@@ -52,7 +52,7 @@ function applyMessage(msg) {
     case "snapshot":
       if (msg.site?.floor && msg.site?.zones) applySite(msg.site);
       state.zones = new Map((msg.zones || []).map((z) => [z.id, mergeZone(z)]));
-      state.devices = new Map((msg.devices || []).map((d) => [d.id, d]));
+      state.devices = new Map((msg.devices || []).map((d) => [d.id, deviceView(d)]));
       state.alarms = new Map((msg.alarms || []).map((a) => [a.id, a]));
       loadRecentAlarms();
       break;
@@ -63,7 +63,7 @@ function applyMessage(msg) {
       if (msg.zone) state.zones.set(msg.zone.id, mergeZone(msg.zone));
       break;
     case "device":
-      if (msg.device) state.devices.set(msg.device.id, msg.device);
+      if (msg.device) state.devices.set(msg.device.id, deviceView(msg.device));
       break;
     default:
       return; // unknown message types are future additions; ignore them

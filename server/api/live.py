@@ -69,7 +69,6 @@ def device_detail(coord: Coordinator, d: DeviceState) -> dict[str, Any]:
     cause = _lost_cause(d, node is not None and node.online)
     return {
         **device_json(d),
-        "link_status": d.status,  # what "maintenance" hides: online, offline, stale...
         "lost_cause": cause,
         "lost_reason": d.lost_reason if cause == "device_lost" else "",
         # The same words as the device_offline alarm's, in both languages.

@@ -65,9 +65,16 @@ def zone_json(twin: Twin, zone: ZoneState, severity: str | None) -> dict[str, An
 
 
 def device_json(d: DeviceState) -> dict[str, Any]:
+    """A device as GET /api/devices and the live feed show it.  ``status`` is one of the
+    contract's four (CONTRACT.md): a device never heard of since the server started is
+    ``offline`` there; ``link_status`` says which (``unknown``), and what maintenance hides."""
+    if d.maintenance:
+        status = "maintenance"
+    else:
+        status = "offline" if d.status == "unknown" else d.status
     out: dict[str, Any] = {
         "id": d.id, "zone": d.zone, "profile": d.profile, "node": d.node,
-        "status": "maintenance" if d.maintenance else d.status, "last_seen": iso(d.last_seen),
+        "status": status, "link_status": d.status, "last_seen": iso(d.last_seen),
         "metrics": dict(d.metrics),
     }
     if "diagnosis_info" in d.metrics:  # a camera: why its picture is what it is

@@ -169,9 +169,14 @@ def _wait_api(srv: ServerProcess, path: str, check: Any, what: str,
 
 
 def _status_counts(devices: list[dict[str, Any]]) -> dict[str, int]:
+    """By the page's statuses: the API's four, and "unknown" (never heard of: the API says
+    offline, with link_status unknown)."""
     counts: dict[str, int] = {}
     for d in devices:
-        counts[d["status"]] = counts.get(d["status"], 0) + 1
+        assert d["status"] in ("online", "offline", "stale", "maintenance"), d  # CONTRACT.md
+        shown = "unknown" if d["status"] == "offline" and d["link_status"] == "unknown" \
+            else d["status"]
+        counts[shown] = counts.get(shown, 0) + 1
     return counts
 
 

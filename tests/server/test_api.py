@@ -52,7 +52,10 @@ async def test_site_zones_devices(tmp_path: Path, mqtt_broker: Broker) -> None:
     assert set(z) >= {"id", "kind", "name", "capacity", "rect", "occupants", "people",
                       "status", "severity"}
     d = next(d for d in devices if d["id"] == "camera-interrogation-2")
-    assert d["status"] == "unknown" and d["node"] == "edge-interview" and d["last_seen"] is None
+    # Never heard of since the server started: offline, as CONTRACT.md's four statuses go.
+    assert d["status"] == "offline" and d["link_status"] == "unknown"
+    assert d["node"] == "edge-interview" and d["last_seen"] is None
+    assert {x["status"] for x in devices} <= {"online", "offline", "stale", "maintenance"}
     assert site["id"] == "reference" and site["speed"] == 60 and len(site["zones"]) == 23
     assert site["name"]["zh"] and site["floor"]["width"] > 0
 
