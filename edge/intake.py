@@ -15,7 +15,6 @@ order of a device's updates (an event, then data that changes the same metric) i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections import deque
 
@@ -54,7 +53,8 @@ class Intake:
         self._items: deque[Queued] = deque()
         self._tail: dict[str, Queued] = {}  # each device's last queued entry
         self._ready = asyncio.Event()
-        self._urgent = asyncio.Event()  # an event or availability change is waiting
+        self._urgent = False  # an event or availability change is waiting
+        self._lingering: asyncio.Future[None] | None = None  # take() waiting for more data
         self._closed = False
 
     def __len__(self) -> int:
@@ -72,13 +72,18 @@ class Intake:
         self._tail[driver.id] = entry
         self._ready.set()
         if not isinstance(update, MetricsChanged):
-            self._urgent.set()
+            self._hurry()
 
     def close(self) -> None:
         """No more updates: :meth:`take` returns what is left, then an empty batch."""
         self._closed = True
         self._ready.set()
-        self._urgent.set()
+        self._hurry()
+
+    def _hurry(self) -> None:
+        self._urgent = True
+        if self._lingering is not None and not self._lingering.done():
+            self._lingering.set_result(None)
 
     async def take(self, linger_s: float = 0.0) -> list[Queued]:
         """Every queued update, oldest first; waits while there is none.  An empty list
@@ -91,11 +96,24 @@ class Intake:
         while not self._items and not self._closed:
             self._ready.clear()
             await self._ready.wait()
-        if linger_s > 0 and not self._urgent.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._urgent.wait(), linger_s)
-        self._urgent.clear()
+        if linger_s > 0 and not self._urgent:
+            # A future and a timer: asyncio.wait_for would add a task, a cancellation and
+            # two exceptions to every batch, and the linger almost always runs out.
+            loop = asyncio.get_running_loop()
+            self._lingering = lingering = loop.create_future()
+            timer = loop.call_later(linger_s, _wake, lingering)
+            try:
+                await lingering
+            finally:
+                timer.cancel()
+                self._lingering = None
+        self._urgent = False
         batch = list(self._items)
         self._items.clear()
         self._tail.clear()
         return batch
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -14,17 +14,20 @@ is made good by the births of the next session, which carry every current value.
 their PUBACK together, and :meth:`Link.room` holds the caller back when that window is full
 (a broker that stops acking slows the agent's pump, never the drivers).
 
-Order: aiomqtt hands a publish to paho at its task's first step, before any await (the
-client is made without ``max_concurrent_outgoing_calls``, whose semaphore would come
-first), and asyncio runs the first steps of new tasks in creation order, so the wire order
-is the order of :meth:`send` calls (== seq order, which the caller takes right before).
+:meth:`Link.send` hands the message to the aiomqtt client's paho client directly
+(``publish`` is synchronous: it queues the packet, and the socket writer registered by
+aiomqtt sends what is queued at the loop's next turn), and notes its message id; paho's
+``on_publish`` (the PUBACK) is routed here first, and aiomqtt's own publishes still get
+theirs.  aiomqtt's ``publish`` would cost a task, an event, a future, a ``wait_for`` and
+four coroutine frames per message to wait for that PUBACK, which nothing here awaits
+(docs/gateway.md, "Work per poll").  Order: the wire order is the order of :meth:`send`
+calls (== seq order, which the caller takes right before), because each call queues its
+packet before it returns.
 
 A failed publish, or :meth:`close`, sets :attr:`lost`; the session watches it
-(:meth:`watch`) and ends, and the publishes still waiting are cancelled (aiomqtt leaves a
-QoS 1 publish waiting for a PUBACK that a dead connection will never bring).  A publish may
-carry a ``keep`` token (the agent's data report): :meth:`close` returns the tokens of the
-publishes never acked, so that data is kept for the next session like data made while
-disconnected.
+(:meth:`watch`) and ends.  A publish may carry a ``keep`` token (the agent's data report):
+:meth:`close` returns the tokens of the publishes never acked, so that data is kept for
+the next session like data made while disconnected.
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
 
 from edge.options import AgentOptions
 
@@ -51,46 +54,67 @@ class Link:
     def __init__(self, client: aiomqtt.Client, window: int = PUBLISH_WINDOW) -> None:
         self.client = client
         self.window = window
-        # aiomqtt warns past this many waiting publishes: the window is the limit here.
-        client.pending_calls_threshold = window + 64
+        # aiomqtt keeps its paho client in `_client` (aiomqtt 2.x, pinned < 3 in
+        # pyproject.toml); fail at the first session, not silently, if that changes.
+        inner = getattr(client, "_client", None)
+        if not isinstance(inner, paho.Client):
+            raise TypeError("aiomqtt.Client no longer exposes its paho client as _client")
+        self._paho: paho.Client = inner
         self.lost = asyncio.Event()
         self.error: BaseException | None = None
-        self._in_flight: dict[asyncio.Task[None], Any] = {}  # -> its keep token
+        self._in_flight: dict[int, Any] = {}  # message id -> its keep token
         self._unacked: list[Any] = []  # keep tokens of failed publishes
         self._room = asyncio.Event()
         self._room.set()
+        self._idle = asyncio.Event()  # nothing in flight (or lost)
+        self._idle.set()
+        self._aiomqtt_on_publish: Callable[..., None] | None = self._paho.on_publish
+        self._paho.on_publish = self._acked
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
 
     def send(self, topic: str, payload: bytes, qos: int = 1, keep: Any = None) -> None:
-        """Start one publish; it reaches paho before any publish started after it."""
+        """Start one publish; it reaches the socket before any publish started after it."""
         if self.lost.is_set():
             raise aiomqtt.MqttError("connection lost")
-        # timeout=inf: no timer and no extra task per publish; a PUBACK that never comes
-        # is the connection's problem (keepalive), and close() cancels the wait.
-        task = asyncio.create_task(self.client.publish(topic, payload, qos=qos,
-                                                       timeout=math.inf))
-        self._in_flight[task] = keep
-        task.add_done_callback(self._done)
+        info = self._paho.publish(topic, payload, qos)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            self._failed(aiomqtt.MqttCodeError(info.rc, "could not publish"), keep)
+            return
+        if qos == 0:
+            return  # no PUBACK to wait for
+        self._in_flight[info.mid] = keep
+        self._idle.clear()
         if len(self._in_flight) >= self.window:
             self._room.clear()
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        keep = self._in_flight.pop(task, None)
+    def _acked(self, client: paho.Client, userdata: Any, mid: int, *args: Any) -> None:
+        """paho's on_publish: a PUBACK came (called in the event loop, by aiomqtt's reader)."""
+        try:
+            del self._in_flight[mid]
+        except KeyError:  # not ours: a publish made through aiomqtt itself
+            if self._aiomqtt_on_publish is not None:
+                self._aiomqtt_on_publish(client, userdata, mid, *args)
+            return
         if len(self._in_flight) < self.window:
             self._room.set()
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None and keep is not None:
+        if not self._in_flight:
+            self._idle.set()
+
+    def _failed(self, error: BaseException, keep: Any) -> None:
+        if keep is not None:
             self._unacked.append(keep)
-        if error is not None and not self.lost.is_set():
+        if not self.lost.is_set():
             log.debug("publish failed: %s", error)
             self.error = error
-            self.lost.set()
-            self._room.set()  # wake a waiter so it sees the loss
+            self._lose()
+
+    def _lose(self) -> None:
+        self.lost.set()
+        self._room.set()  # wake waiters so they see the loss
+        self._idle.set()
 
     async def room(self) -> None:
         """Wait until another publish may start (raises MqttError once the link is lost)."""
@@ -102,7 +126,7 @@ class Link:
     async def drain(self) -> None:
         """Wait until every publish started so far is acked (or the link is lost)."""
         while self._in_flight and not self.lost.is_set():
-            await asyncio.wait(set(self._in_flight))
+            await self._idle.wait()
         if self.lost.is_set():
             raise aiomqtt.MqttError("connection lost while publishing")
 
@@ -112,13 +136,12 @@ class Link:
         raise aiomqtt.MqttError(f"publish failed: {self.error}")
 
     def close(self) -> list[Any]:
-        """The connection is gone: fail :meth:`room` waiters, cancel waiting publishes;
-        returns the keep tokens of those never acked, oldest first."""
-        self.lost.set()
-        self._room.set()
+        """The connection is gone: fail :meth:`room` and :meth:`drain` waiters; returns the
+        keep tokens of the publishes never acked, oldest first."""
+        self._lose()
         unacked = self._unacked + [k for k in self._in_flight.values() if k is not None]
-        for task in list(self._in_flight):
-            task.cancel()
+        self._unacked, self._in_flight = [], {}
+        self._paho.on_publish = self._aiomqtt_on_publish
         return unacked
 
 

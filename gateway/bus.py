@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,6 +33,7 @@ from gateway.errors import (
     ModbusRefused,
 )
 from gateway.plan import Read
+from protocol.modbus_map import BIT_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class Bus:
         self.requests = 0
         self._lock = asyncio.Lock()
         self._last_frame = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.client: AsyncModbusTcpClient | AsyncModbusSerialClient
         if isinstance(config, RtuBusConfig):
             self.gap_s = frame_gap_s(config)
@@ -92,55 +93,60 @@ class Bus:
     def close(self) -> None:
         self.client.close()
 
-    async def _request(self, device: str, what: str, timeout_s: float,
-                       call: Callable[[], Awaitable[Any]]) -> Any:
-        loop = asyncio.get_running_loop()
+    async def _request(self, device: str, op: Read | str, timeout_s: float,
+                       call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """``call(*args, **kwargs)`` under the bus lock and the device's timeout.  ``op``
+        names the request in errors (a read is only formatted when one happens)."""
+        loop = self._loop or asyncio.get_running_loop()  # each lookup is a getpid() call
+        self._loop = loop
         async with self._lock:
-            wait = self._last_frame + self.gap_s - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if self.gap_s:
+                wait = self._last_frame + self.gap_s - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             self.requests += 1
             try:
-                async with asyncio.timeout(timeout_s):
+                async with asyncio.timeout_at(loop.time() + timeout_s):
                     if not self.client.connected and not await self.client.connect():
                         raise DeviceUnreachable(device, f"cannot connect to {self.endpoint}")
-                    pdu = await call()
+                    pdu = await call(*args, **kwargs)
             except DeviceError as err:
                 self.errors[err.kind] += 1
                 raise
             except (TimeoutError, ModbusIOException) as err:
                 self.errors["timeout"] += 1
                 raise DeviceTimeout(device, f"no answer within {timeout_s * 1000:.0f} ms "
-                                            f"({what})") from err
+                                            f"({_describe(op)})") from err
             except (ConnectionException, OSError) as err:
                 self.errors["unreachable"] += 1
                 raise DeviceUnreachable(device, f"{self.endpoint}: {err}") from err
             except ModbusException as err:  # a frame pymodbus could not make sense of
                 self.errors["bad_response"] += 1
-                raise BadResponse(device, f"{what}: {err}") from err
+                raise BadResponse(device, f"{_describe(op)}: {err}") from err
             finally:
-                self._last_frame = loop.time()
+                if self.gap_s:
+                    self._last_frame = loop.time()
         if pdu is None:
             self.errors["bad_response"] += 1
-            raise BadResponse(device, f"{what}: no response object")
+            raise BadResponse(device, f"{_describe(op)}: no response object")
         if pdu.isError():
             code = int(getattr(pdu, "exception_code", 0) or 0)
             self.errors["exception"] += 1
             raise ModbusRefused(device, f"exception {code} ({EXCEPTION_NAMES.get(code, '?')}) "
-                                        f"on {what}", code)
+                                        f"on {_describe(op)}", code)
         return pdu
 
     async def read(self, device: str, unit: int, read: Read,
                    timeout_s: float) -> list[int] | list[bool]:
-        what = f"read {read.table} {read.address}..{read.end}"
-        method = getattr(self.client, READERS[read.table])  # no per-poll closures
-        call = functools.partial(method, read.address, count=read.count, device_id=unit)
-        pdu = await self._request(device, what, timeout_s, call)
-        bits = read.table in ("coil", "discrete_input")
-        values: list[int] | list[bool] = pdu.bits if bits else pdu.registers
+        method = getattr(self.client, READERS[read.table])
+        pdu = await self._request(device, read, timeout_s, method, read.address,
+                                  count=read.count, device_id=unit)
+        values: list[int] | list[bool] = pdu.bits if read.table in BIT_TABLES \
+            else pdu.registers
         if len(values) < read.count:
             self.errors["bad_response"] += 1
-            raise BadResponse(device, f"{what}: {len(values)} values for {read.count}")
+            raise BadResponse(device, f"{_describe(read)}: {len(values)} values for "
+                                      f"{read.count}")
         return values[:read.count]
 
     async def write(self, device: str, unit: int, table: str, address: int,
@@ -160,3 +166,7 @@ class Bus:
         else:
             raise ValueError(f"a {table} cannot be written")
         await self._request(device, what, timeout_s, call)
+
+
+def _describe(op: Read | str) -> str:
+    return f"read {op.table} {op.address}..{op.end}" if isinstance(op, Read) else op

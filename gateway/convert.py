@@ -54,7 +54,8 @@ def bytes_to_words(data: bytes, byte_order: Order, word_order: Order) -> list[in
     return words if word_order == "big" else list(reversed(words))
 
 
-def _decimals(x: float) -> int:
+def decimals(x: float) -> int:
+    """Decimal places of a scale or offset as written (0.1 -> 1, 2 -> 0)."""
     exponent = Decimal(repr(float(x))).normalize().as_tuple().exponent
     return max(0, -int(exponent))
 
@@ -67,7 +68,7 @@ def _scaled(point: ModbusPoint, raw: int | float) -> int | float:
     value = raw * point.scale + point.offset
     if isinstance(raw, float):
         return value
-    return round(value, max(_decimals(point.scale), _decimals(point.offset)))
+    return round(value, max(decimals(point.scale), decimals(point.offset)))
 
 
 def _orders(point: ModbusPoint, byte_order: Order, word_order: Order) -> tuple[Order, Order]:

@@ -13,13 +13,11 @@ answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from edge.drivers.base import (
     Availability,
@@ -35,17 +33,9 @@ from gateway.commands import Expectation, PlannedWrite, plan_command
 from gateway.config import DeviceSpec, HealthConfig
 from gateway.convert import decode, encode
 from gateway.errors import CommandRefused, DeviceError, DeviceTimeout, ModbusRefused
-from gateway.events import counter_delta, derive
+from gateway.events import counter_delta, derive, rules_by_metric
 from gateway.health import Breaker, Schedule
-from gateway.plan import (
-    Image,
-    Read,
-    decode_points,
-    metrics_of,
-    plan_for,
-    plan_reads,
-    polled_points,
-)
+from gateway.plan import Image, PollDecoder, Read, Registers, plan_for, plan_reads, polled_points
 from protocol.modbus_map import ModbusMap
 
 log = logging.getLogger(__name__)
@@ -53,7 +43,14 @@ log = logging.getLogger(__name__)
 PollObserver = Callable[[str, float, float], None]
 """(device id, when the poll was due, when it started), loop clock; for the benchmark."""
 CONFIRM_INTERVAL_S = 0.05
+POLL_TICK_MS = 50
+"""Poll slots are multiples of 50 ms on the loop clock (when the poll period is a multiple
+of it): 100 devices at 1 Hz wake in 20 groups of about 5 per second, each group in one turn
+of the event loop, and their answers and their data reports (the agent lingers 50 ms for
+more data) share turns and socket writes too.  One timer wakeup per device, spread evenly,
+cost each poll several loop turns of its own (docs/gateway.md, Benchmark)."""
 T = TypeVar("T")
+P = ParamSpec("P")
 
 ERROR_KINDS = ("timeout", "unreachable", "exception", "bad_response", "out_of_range",
                "internal")
@@ -83,7 +80,13 @@ class ModbusDevice(Driver):
                                rng=self.rng)
         self.polled = polled_points(self.map, spec.profile.metrics)
         self.reads = plan_for(self.map, self.polled)
+        self.decoder = PollDecoder(self.map, self.reads, self.polled, spec.profile.metrics)
+        self._rules = rules_by_metric(self.map)
         self.values: Metrics = {}
+        # The answers self.values were decoded from: the same answers again mean nothing
+        # changed (report by exception), so the poll decodes and compares nothing.
+        self._answers: list[Registers] | None = None
+        self._out_of_range: list[tuple[str, str]] = []  # (metric, detail) of those answers
         self._counters: dict[str, int] = {}
         self.online, self.offline_reason = False, "not polled yet"
         self.polls = 0
@@ -94,7 +97,8 @@ class ModbusDevice(Driver):
         self._ranges = {name: (m.min, m.max) for name, m in specs.items()
                         if m.min is not None or m.max is not None}
         self.observer: PollObserver | None = None
-        self._wake = asyncio.Event()
+        self._sleeping: asyncio.Future[None] | None = None  # run() waiting for its slot
+        self._wake_soon = False  # poll_soon() while no sleep was waiting
         self._stopped = False
 
     def metrics(self) -> Metrics:
@@ -120,22 +124,26 @@ class ModbusDevice(Driver):
     def _in_range(self, metrics: Metrics) -> None:
         """A value outside its profile metric's range (a sensor's fault code, a wrong
         scale) is not reported as a reading: it becomes None (unknown) and is counted."""
+        self._out_of_range = []
         for name, (low, high) in self._ranges.items():
             value = metrics.get(name)
             if isinstance(value, int | float) and not isinstance(value, bool) and (
                     (low is not None and value < low) or (high is not None and value > high)):
                 metrics[name] = None
-                self.note_error("out_of_range", f"{name} reads {value}, outside "
-                                f"{low}..{high}", name)
+                self._out_of_range.append((name, f"{name} reads {value}, outside "
+                                                 f"{low}..{high}"))
+        for name, detail in self._out_of_range:
+            self.note_error("out_of_range", detail, name)
 
     # ------------------------------------------------------------------ requests
 
-    async def _retrying(self, what: Callable[[], Awaitable[T]]) -> T:
+    async def _retrying(self, request: Callable[P, Awaitable[T]], *args: P.args,
+                        **kwargs: P.kwargs) -> T:
         """Run one request with the device's retries (a Modbus exception is an answer, not
         a reason to retry; an unreachable bus will not be reachable 1 ms later either)."""
         for attempt in range(self.retries + 1):
             try:
-                return await what()
+                return await request(*args, **kwargs)
             except (ModbusRefused, CommandRefused):
                 raise
             except DeviceError as err:
@@ -144,11 +152,16 @@ class ModbusDevice(Driver):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def read_answers(self, reads: list[Read]) -> list[Registers]:
+        answers: list[Registers] = []
+        for r in reads:
+            answers.append(await self._retrying(self.bus.read, self.id, self.unit, r,
+                                                self.timeout_s))
+        return answers
+
     async def read_image(self, reads: list[Read]) -> Image:
         image = Image()
-        for r in reads:
-            values = await self._retrying(
-                functools.partial(self.bus.read, self.id, self.unit, r, self.timeout_s))
+        for r, values in zip(reads, await self.read_answers(reads), strict=True):
             image.add(r, values)
         return image
 
@@ -158,8 +171,10 @@ class ModbusDevice(Driver):
         """One poll: read, decode, report what changed.  True if the device answered."""
         self.polls += 1
         try:
-            image = await self.read_image(self.reads)
-            points = decode_points(self.map, image, self.polled)
+            answers = await self.read_answers(self.reads)
+            if answers == self._answers and self.online:
+                return self._unchanged()
+            points = self.decoder.points(answers)
         except DeviceError as err:
             if isinstance(err, ModbusRefused):
                 self.note_error(err.kind, err.detail)
@@ -169,23 +184,33 @@ class ModbusDevice(Driver):
             self.note_error("bad_response", f"undecodable answer: {err}")
             self._failed(f"undecodable answer: {err}")
             return False
-        metrics = metrics_of(self.map, self.profile.metrics, points)
+        metrics = self.decoder.metrics(points)
         if self._ranges:
             self._in_range(metrics)
-        counters = {metric: int(points[ref]) for metric, ref in self.map.counters.items()}  # type: ignore[arg-type]
+        counters = {metric: int(points[ref])  # type: ignore[arg-type]
+                    for metric, ref in self.decoder.counters}
         recovered = self.breaker.success() == "recovered"
         if not self.online or recovered:
-            self.values, self._counters = metrics, counters
+            self.values, self._counters, self._answers = metrics, counters, answers
             self.set_available(True)  # the agent announces a DeviceBirth with every value
             return True
         changes = {m: counter_delta(self._counters[m], v) for m, v in counters.items()
                    if m in self._counters}
-        events, data = derive(self.map, self.values, metrics, changes)
-        self.values, self._counters = metrics, counters
+        events, data = derive(self.map, self.values, metrics, changes, self._rules)
+        self.values, self._counters, self._answers = metrics, counters, answers
         for e in events:
             self.emit(DriverEvent(e.kind, e.data, e.metrics))
         if data:
             self.emit(MetricsChanged(data))
+        return True
+
+    def _unchanged(self) -> bool:
+        """The device answered what it answered last time: same metrics, same change
+        counters, so no event and no data; a value out of range is counted again, as
+        every poll that reads it is."""
+        for name, detail in self._out_of_range:
+            self.note_error("out_of_range", detail, name)
+        self.breaker.success()  # online, so never "recovered": a lost device is offline
         return True
 
     def set_available(self, online: bool, reason: str = "") -> None:
@@ -210,11 +235,13 @@ class ModbusDevice(Driver):
     async def run(self) -> None:
         """Poll forever on a jittered fixed-rate schedule; probe at back-off while lost."""
         loop = asyncio.get_running_loop()
-        schedule = Schedule.jittered(self.poll_s, loop.time(), self.rng)
+        poll_ms = round(self.poll_s * 1000)
+        tick_s = POLL_TICK_MS / 1000 if poll_ms % POLL_TICK_MS == 0 else 0.0
+        schedule = Schedule.jittered(self.poll_s, loop.time(), self.rng, tick_s)
         while not self._stopped:
             lost = self.breaker.lost
             due = loop.time() + self.breaker.probe_delay() if lost else schedule.due
-            await self._sleep_until(due)
+            await self._sleep_until(loop, due)
             if self._stopped:
                 return
             started = loop.time()
@@ -231,22 +258,34 @@ class ModbusDevice(Driver):
             elif not self.breaker.lost:
                 schedule.advance(loop.time())
 
-    async def _sleep_until(self, due: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(due):
-                await self._wake.wait()
-        self._wake.clear()
+    async def _sleep_until(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        """Sleep until ``due`` or :meth:`poll_soon`, whichever comes first: one future and
+        one timer (asyncio.timeout around an Event would add a cancellation and two
+        exceptions to every poll)."""
+        if self._wake_soon:
+            self._wake_soon = False
+            return
+        self._sleeping = sleeping = loop.create_future()
+        timer = loop.call_at(due, _wake, sleeping)
+        try:
+            await sleeping
+        finally:
+            timer.cancel()
+            self._sleeping = None
 
     def stop(self) -> None:
         """End :meth:`run` at its next step.  Cancelling alone is not enough on Python
         3.11: asyncio.wait_for (inside pymodbus) can swallow a cancellation that arrives
         together with the answer it was waiting for."""
         self._stopped = True
-        self._wake.set()
+        self.poll_soon()
 
     def poll_soon(self) -> None:
         """Poll now instead of at the next slot (after a command changed the device)."""
-        self._wake.set()
+        if self._sleeping is not None and not self._sleeping.done():
+            self._sleeping.set_result(None)
+        else:
+            self._wake_soon = True
 
     # ------------------------------------------------------------------ commands
 
@@ -276,9 +315,8 @@ class ModbusDevice(Driver):
             image = await self.read_image([Read(w.point.table, w.address, 1)])
             current = int(image.get(w.point.table, w.address, 1)[0])
         values = encode(w.point, w.value, self.map.byte_order, self.map.word_order, current)
-        await self._retrying(functools.partial(self.bus.write, self.id, self.unit,
-                                               w.point.table, w.address, values,
-                                               self.timeout_s))
+        await self._retrying(self.bus.write, self.id, self.unit, w.point.table, w.address,
+                             values, self.timeout_s)
 
     async def _confirm(self, expect: list[Expectation], within_s: float) -> str | None:
         """None once every expectation reads back, else what still differs at the end."""
@@ -306,3 +344,8 @@ class ModbusDevice(Driver):
             if loop.time() + CONFIRM_INTERVAL_S > deadline:
                 return f"not confirmed within {within_s * 1000:.0f} ms: {problem}"
             await asyncio.sleep(CONFIRM_INTERVAL_S)
+
+
+def _wake(sleeping: asyncio.Future[None]) -> None:
+    if not sleeping.done():
+        sleeping.set_result(None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from protocol.modbus_map import ModbusMap
+from protocol.modbus_map import EventRule, ModbusMap
 
 MetricValue = bool | int | float | str | list[str] | None
 COUNTER_MODULO = 1 << 16
@@ -52,28 +52,39 @@ def _split(entry: str, names: list[str]) -> dict[str, MetricValue]:
     return dict(zip(names, parts, strict=False))
 
 
+def rules_by_metric(m: ModbusMap) -> dict[str, list[EventRule]]:
+    """The map's event rules grouped by the metric they watch (for :func:`derive`)."""
+    grouped: dict[str, list[EventRule]] = {}
+    for rule in m.events:
+        grouped.setdefault(rule.metric, []).append(rule)
+    return grouped
+
+
 def derive(m: ModbusMap, before: Mapping[str, MetricValue], after: Mapping[str, MetricValue],
            counter_changes: Mapping[str, int] | None = None,
+           rules: Mapping[str, list[EventRule]] | None = None,
            ) -> tuple[list[Derived], dict[str, MetricValue]]:
-    """(events in order, changed metrics no event carries)."""
+    """(events in order, changed metrics no event carries).  ``rules``: the map's
+    :func:`rules_by_metric`, when the caller keeps it from poll to poll."""
     counter_changes = counter_changes or {}
+    by_metric = rules_by_metric(m) if rules is None else rules
     events: list[Derived] = []
     carried: set[str] = set()
-    for metric in after:
-        old, new = before.get(metric), after[metric]
-        rules = [r for r in m.events if r.metric == metric]
-        if not rules:
+    for metric in after if by_metric else ():  # in the metrics' order: events keep it
+        rules_of = by_metric.get(metric)
+        if not rules_of:
             continue
+        old, new = before.get(metric), after[metric]
         if isinstance(new, bool) and isinstance(old, bool):
             for value in expand_transitions(old, new, counter_changes.get(metric)):
-                for rule in rules:
+                for rule in rules_of:
                     if rule.becomes is value:
                         events.append(Derived(rule.kind, {}, {metric: value}))
                         carried.add(metric)
         elif isinstance(new, list) and isinstance(old, list):
             added = [e for e in new if e not in old]
             removed = [e for e in old if e not in new]
-            for rule in rules:
+            for rule in rules_of:
                 for entry in added if rule.when == "added" else removed:
                     events.append(Derived(rule.kind, _split(entry, rule.data), {metric: new}))
                     carried.add(metric)

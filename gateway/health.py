@@ -9,11 +9,13 @@ and on its own TCP connection it costs the other devices nothing at all.
 
 :class:`Schedule` is a fixed-rate poll schedule: poll k is due at ``start + k * period``
 (no drift from the time each poll takes); a poll that overruns skips the missed slots
-instead of bursting to catch up.
+instead of bursting to catch up.  Slots may be kept on a coarse grid shared by every
+device (``tick_s``), so that devices wake together in a few groups per period.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Literal
@@ -58,18 +60,27 @@ class Breaker:
         return self.backoff_s * self.rng.uniform(0.75, 1.0)
 
 
+def on_grid(t: float, tick_s: float) -> float:
+    """The first multiple of ``tick_s`` at or after ``t`` (``t`` itself without a tick)."""
+    return math.ceil(t / tick_s) * tick_s if tick_s > 0 else t
+
+
 @dataclass
 class Schedule:
     period_s: float
     start: float
     k: int = 0
     skipped: int = 0
+    tick_s: float = 0.0
 
     @classmethod
-    def jittered(cls, period_s: float, now: float, rng: random.Random) -> Schedule:
+    def jittered(cls, period_s: float, now: float, rng: random.Random,
+                 tick_s: float = 0.0) -> Schedule:
         """First poll at a random point of the first period, so devices with the same
-        period do not all hit their buses at the same instant."""
-        return cls(period_s, now + rng.uniform(0.0, period_s))
+        period do not all hit their buses at the same instant.  With ``tick_s`` (the
+        period a multiple of it) every slot is on the clock's grid of that step: devices
+        due in the same tick wake in one turn of the event loop, not one turn each."""
+        return cls(period_s, on_grid(now + rng.uniform(0.0, period_s), tick_s), tick_s=tick_s)
 
     @property
     def due(self) -> float:
@@ -85,5 +96,5 @@ class Schedule:
         return self.due
 
     def resume(self, now: float) -> None:
-        """Re-anchor the grid at ``now`` (after a lost device answers again)."""
-        self.start, self.k = now, 0
+        """Re-anchor the slots at ``now`` (after a lost device answers again)."""
+        self.start, self.k = on_grid(now, self.tick_s), 0

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 
 from edge.drivers.base import Availability, DriverEvent, DriverUpdate, MetricsChanged
 from gateway.bus import Bus
-from gateway.config import TcpBusConfig
+from gateway.config import DeviceSpec, TcpBusConfig
 from gateway.device import ModbusDevice
 from protocol.profiles import ProfileSet
-from simulators.devices.models import DoorModel, LockerBankModel, PanicModel
+from simulators.devices.models import DoorModel, LockerBankModel, PanicModel, make_model
+from simulators.devices.server import FieldDevice
 from tests.gateway.conftest import FAST_HEALTH, rig, spec
 
 
@@ -215,3 +216,31 @@ async def test_garbage_frames_are_counted_failures_not_a_crash(profiles: Profile
             bus.close()
     assert sum(bus.errors.values()) >= FAST_HEALTH.lost_after
     assert [u for u in updates if isinstance(u, Availability)][-1].online is False
+
+
+async def test_poll_soon_wakes_a_sleeping_device_and_stop_ends_its_loop(
+        profiles: ProfileSet) -> None:
+    """A device polled every 10 s sleeps between polls; poll_soon (as after a command)
+    polls it at once, and stop ends its loop at once instead of after the 10 s slot."""
+    async with FieldDevice(make_model(profiles["panic"]), device_id="panic-s") as field:
+        bus = Bus(TcpBusConfig(id="s", host="127.0.0.1", port=field.port))
+        slow = spec("panic-s", profiles["panic"], "s")
+        device = ModbusDevice(DeviceSpec(slow.ref, slow.profile, "s", 1, poll_ms=10_000),
+                              bus, FAST_HEALTH)
+        runner = asyncio.create_task(device.run(), name="poll:panic-s")
+        try:
+            async with asyncio.timeout(5):
+                device.poll_soon()  # before its first (jittered, up to 10 s) sleep
+                while device.polls < 1:  # noqa: ASYNC110 - the device has no poll event
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.2)
+                assert device.polls == 1 and device.online  # asleep now, for 10 s or more
+                device.poll_soon()
+                while device.polls < 2:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                device.stop()
+                await runner
+        finally:
+            runner.cancel()
+            bus.close()
+    assert device.polls == 2

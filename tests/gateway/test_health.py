@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from gateway.health import Breaker, Schedule
 
 
@@ -40,3 +42,24 @@ def test_jittered_starts_spread_over_one_period() -> None:
     starts = [Schedule.jittered(1.0, 0.0, rng).due for _ in range(100)]
     assert all(0 <= s < 1 for s in starts)
     assert max(starts) - min(starts) > 0.8
+
+
+def test_slots_on_a_shared_grid_let_devices_wake_together() -> None:
+    """With a 50 ms tick, every device's slots are multiples of it: 100 devices at 1 Hz
+    fall into at most 20 groups due at the same instants (one turn of the event loop
+    each), still spread over the whole period; resuming after a loss re-anchors on the
+    grid too, and an overrun still skips slots."""
+    rng = random.Random(3)
+    schedules = [Schedule.jittered(1.0, 1234.5678, rng, tick_s=0.05) for _ in range(100)]
+    for s in schedules:
+        for _ in range(3):
+            assert s.due / 0.05 == pytest.approx(round(s.due / 0.05), abs=1e-6)
+            s.advance(s.due + 0.01)
+    phases = {round(s.due % 1.0 / 0.05) % 20 for s in schedules}
+    assert 10 <= len(phases) <= 20
+    starts = sorted(s.start for s in schedules)
+    assert starts[-1] - starts[0] > 0.8
+    s = schedules[0]
+    s.resume(2000.01)
+    assert s.due == pytest.approx(2000.05)
+    assert s.advance(s.due + 2.5) == s.start + 3.0 and s.skipped == 2
