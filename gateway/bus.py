@@ -34,6 +34,7 @@ from gateway.errors import (
 )
 from gateway.plan import Read
 from protocol.modbus_map import BIT_TABLES
+from protocol.reasons import InfoValue, lost_info
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,13 @@ class Bus:
         where = c.port if isinstance(c, RtuBusConfig) else f"{c.host}:{c.port}"
         return f"bus {self.id} ({where})"
 
+    def _unreachable_info(self) -> dict[str, InfoValue]:
+        """Why the bus cannot reach a device, as data (protocol/reasons.py)."""
+        c = self.config
+        if isinstance(c, RtuBusConfig):
+            return lost_info("port_unavailable", port=c.port)
+        return lost_info("unreachable", host=c.host, port=c.port)
+
     def __repr__(self) -> str:
         return f"Bus({self.id})"
 
@@ -108,32 +116,39 @@ class Bus:
             try:
                 async with asyncio.timeout_at(loop.time() + timeout_s):
                     if not self.client.connected and not await self.client.connect():
-                        raise DeviceUnreachable(device, f"cannot connect to {self.endpoint}")
+                        raise DeviceUnreachable(device, f"cannot connect to {self.endpoint}",
+                                                self._unreachable_info())
                     pdu = await call(*args, **kwargs)
             except DeviceError as err:
                 self.errors[err.kind] += 1
                 raise
             except (TimeoutError, ModbusIOException) as err:
                 self.errors["timeout"] += 1
-                raise DeviceTimeout(device, f"no answer within {timeout_s * 1000:.0f} ms "
-                                            f"({_describe(op)})") from err
+                ms, what = round(timeout_s * 1000), _describe(op)
+                raise DeviceTimeout(device, f"no answer within {ms} ms ({what})",
+                                    lost_info("timeout", ms=ms, request=what)) from err
             except (ConnectionException, OSError) as err:
                 self.errors["unreachable"] += 1
-                raise DeviceUnreachable(device, f"{self.endpoint}: {err}") from err
+                raise DeviceUnreachable(device, f"{self.endpoint}: {err}",
+                                        self._unreachable_info()) from err
             except ModbusException as err:  # a frame pymodbus could not make sense of
                 self.errors["bad_response"] += 1
-                raise BadResponse(device, f"{_describe(op)}: {err}") from err
+                raise BadResponse(device, f"{_describe(op)}: {err}",
+                                  lost_info("bad_frame", request=_describe(op))) from err
             finally:
                 if self.gap_s:
                     self._last_frame = loop.time()
         if pdu is None:
             self.errors["bad_response"] += 1
-            raise BadResponse(device, f"{_describe(op)}: no response object")
+            raise BadResponse(device, f"{_describe(op)}: no response object",
+                              lost_info("bad_frame", request=_describe(op)))
         if pdu.isError():
             code = int(getattr(pdu, "exception_code", 0) or 0)
             self.errors["exception"] += 1
+            what = _describe(op)
             raise ModbusRefused(device, f"exception {code} ({EXCEPTION_NAMES.get(code, '?')}) "
-                                        f"on {_describe(op)}", code)
+                                        f"on {what}", code,
+                                lost_info("exception", exception_code=code, request=what))
         return pdu
 
     async def read(self, device: str, unit: int, read: Read,
@@ -146,7 +161,8 @@ class Bus:
         if len(values) < read.count:
             self.errors["bad_response"] += 1
             raise BadResponse(device, f"{_describe(read)}: {len(values)} values for "
-                                      f"{read.count}")
+                                      f"{read.count}",
+                              lost_info("bad_frame", request=_describe(read)))
         return values[:read.count]
 
     async def write(self, device: str, unit: int, table: str, address: int,

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import ParamSpec, TypeVar
 
 from edge.drivers.base import (
@@ -37,6 +37,7 @@ from gateway.events import counter_delta, derive, rules_by_metric
 from gateway.health import Breaker, Schedule
 from gateway.plan import Image, PollDecoder, Read, Registers, plan_for, plan_reads, polled_points
 from protocol.modbus_map import ModbusMap
+from protocol.reasons import InfoValue, lost_info
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ class ModbusDevice(Driver):
         self._answers: list[Registers] | None = None
         self._out_of_range: list[tuple[str, str]] = []  # (metric, detail) of those answers
         self._counters: dict[str, int] = {}
-        self.online, self.offline_reason = False, "not polled yet"
+        self.online = False
+        self.set_lost(lost_info("not_polled"), "not polled yet")
         self.polls = 0
         self.errors: Counter[str] = Counter()
         self.last_error = ""
@@ -178,11 +180,11 @@ class ModbusDevice(Driver):
         except DeviceError as err:
             if isinstance(err, ModbusRefused):
                 self.note_error(err.kind, err.detail)
-            self._failed(err.detail)
+            self._failed(err.detail, err.info)
             return False
         except (ValueError, KeyError) as err:  # a frame that decodes to nonsense
             self.note_error("bad_response", f"undecodable answer: {err}")
-            self._failed(f"undecodable answer: {err}")
+            self._failed(f"undecodable answer: {err}", lost_info("bad_frame"))
             return False
         metrics = self.decoder.metrics(points)
         if self._ranges:
@@ -225,12 +227,11 @@ class ModbusDevice(Driver):
             log.warning("device %s lost: %s", self.id, reason)
         self.emit(Availability(online, reason))
 
-    def _failed(self, reason: str) -> None:
-        transition = self.breaker.failure(reason)
-        if transition == "lost":
-            self.set_available(False, reason)
-        elif not self.online:
-            self.offline_reason = reason  # not yet born: the node birth says why
+    def _failed(self, reason: str, info: Mapping[str, InfoValue]) -> None:
+        """A poll failed: lost once the breaker says so, with why as data (DeviceLost's
+        info); while not online (lost, or never born) the reason the next birth gives."""
+        if self.breaker.failure(reason) == "lost" or not self.online:
+            self.set_lost(info, reason)
 
     async def run(self) -> None:
         """Poll forever on a jittered fixed-rate schedule; probe at back-off while lost."""
@@ -251,7 +252,7 @@ class ModbusDevice(Driver):
                 answered = await self.poll_once()
             except Exception as err:  # a bug in one device's map must not stop the others
                 self.note_error("internal", f"gateway error: {err!r}", exc_info=True)
-                self._failed(f"gateway error: {err}")
+                self._failed(f"gateway error: {err}", lost_info("internal"))
                 answered = False
             if lost and answered:
                 schedule.resume(loop.time())

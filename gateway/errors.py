@@ -3,6 +3,10 @@ bus boundary (gateway/bus.py), so nothing above it imports pymodbus' error class
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from protocol.reasons import InfoValue, lost_info
+
 
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose."""
@@ -13,13 +17,17 @@ class ConvertError(GatewayError, ValueError):
 
 
 class DeviceError(GatewayError):
-    """One request to a device failed; ``kind`` names the failure for counters and logs."""
+    """One request to a device failed; ``kind`` names the failure for counters and logs,
+    ``detail`` says it in English, ``info`` as data (protocol/reasons.py: the DeviceLost
+    info the server words in Chinese or English)."""
 
     kind = "error"
 
-    def __init__(self, device: str, detail: str) -> None:
+    def __init__(self, device: str, detail: str,
+                 info: Mapping[str, InfoValue] | None = None) -> None:
         self.device = device
         self.detail = detail
+        self.info = dict(info) if info else lost_info("internal")
         super().__init__(f"{device}: {detail}")
 
 
@@ -40,8 +48,9 @@ class ModbusRefused(DeviceError):
 
     kind = "exception"
 
-    def __init__(self, device: str, detail: str, code: int) -> None:
-        super().__init__(device, detail)
+    def __init__(self, device: str, detail: str, code: int,
+                 info: Mapping[str, InfoValue] | None = None) -> None:
+        super().__init__(device, detail, info)
         self.code = code
 
 

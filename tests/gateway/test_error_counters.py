@@ -16,6 +16,7 @@ from gateway.config import TcpBusConfig
 from gateway.device import ERROR_METRICS, LAST_ERROR_METRIC, ModbusDevice
 from protocol.messages import DeviceBirth, DeviceData, DeviceLost
 from protocol.profiles import DeviceProfile, ProfileSet
+from protocol.reasons import detail_text
 from simulators.devices.models import make_model
 from simulators.devices.server import FieldDevice
 from tests.edge.conftest import Seen, watching
@@ -122,6 +123,9 @@ async def test_counters_reach_the_server_in_births_and_full_reports(
             lost = await w.wait_for(_of(DeviceLost, "door-holding-1"), after=mark)
             assert isinstance(lost.message, DeviceLost)
             assert "no answer within" in lost.message.reason
+            info = lost.message.info
+            assert info["code"] == "timeout" and info["request"].startswith("read "), info
+            assert detail_text(info, "zh").startswith(f"{info['ms']} 毫秒内无应答 (read ")
             door.unhang()
             reborn = await w.wait_for(_of(DeviceBirth, "door-holding-1"), after=mark)
             assert isinstance(reborn.message, DeviceBirth)

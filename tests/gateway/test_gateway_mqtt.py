@@ -18,6 +18,7 @@ from protocol.messages import (
     NodeDeath,
 )
 from protocol.profiles import ProfileSet
+from protocol.reasons import detail_text
 from protocol.topics import NodeMessage, node_topic
 from simulators.devices.models import PanicModel, make_model
 from simulators.devices.server import FieldDevice
@@ -85,6 +86,10 @@ async def test_gateway_session_end_to_end_on_mosquitto(mqtt_broker, profiles: Pr
             assert isinstance(lost.message, DeviceLost)
             assert lost.message.reason.startswith("cannot connect to bus door-holding-1 "
                                                   "(127.0.0.1:")
+            # Why, as data the server words in Chinese (protocol/reasons.py).
+            info = lost.message.info
+            assert info["code"] == "unreachable" and info["host"] == "127.0.0.1", info
+            assert detail_text(info, "zh") == f"无法连接 127.0.0.1:{info['port']}"
             await command(mqtt_broker.port, "cmd-dead-door-01", "lock", "door-holding-1")
             dead = await w.wait_for(result("cmd-dead-door-01"))
             assert isinstance(dead.message, CommandResult)
