@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from gateway.convert import encode
 from gateway.errors import CommandRefused, ConvertError
 from protocol.modbus_map import CommandMap, ModbusMap, ModbusPoint, Scalar
-from protocol.profiles import CommandSpec, ParamSpec
+from protocol.profiles import CommandSpec
 
 Params = Mapping[str, bool | int | float | str | list[str] | None]
 
@@ -39,23 +39,11 @@ class Expectation:
     value: Scalar
 
 
-def _param(name: str, spec: ParamSpec | None, params: Params, default: Scalar | None) -> Scalar:
+def _param(name: str, params: Params, default: Scalar | None) -> Scalar:
+    """A param's value (checked against its spec already), else the map's default."""
     value = params.get(name, default)
     if value is None:
         raise CommandRefused(f"param {name!r} is required")
-    if spec is not None:
-        ok = {"bool": isinstance(value, bool),
-              "int": isinstance(value, int) and not isinstance(value, bool),
-              "float": isinstance(value, int | float) and not isinstance(value, bool),
-              "str": isinstance(value, str)}[spec.type]
-        if not ok:
-            raise CommandRefused(f"param {name!r} must be {spec.type}, got {value!r}")
-        if isinstance(value, int | float) and not isinstance(value, bool) and (
-                (spec.min is not None and value < spec.min)
-                or (spec.max is not None and value > spec.max)):
-            low = "" if spec.min is None else f"{spec.min:g}"
-            high = "" if spec.max is None else f"{spec.max:g}"
-            raise CommandRefused(f"param {name!r} = {value} is outside {low}..{high}")
     if isinstance(value, list):
         raise CommandRefused(f"param {name!r} must be a scalar")
     return value
@@ -65,7 +53,7 @@ def _index(point: ModbusPoint, index_param: str | None, spec: CommandSpec,
            params: Params) -> int:
     if index_param is None:
         return 0
-    number = _param(index_param, spec.params.get(index_param), params, None)
+    number = _param(index_param, params, None)
     if not isinstance(number, int) or isinstance(number, bool) \
             or not 1 <= number <= point.repeat:
         raise CommandRefused(f"param {index_param!r} must be 1..{point.repeat}, got {number!r}")
@@ -74,14 +62,13 @@ def _index(point: ModbusPoint, index_param: str | None, spec: CommandSpec,
 
 def plan_command(m: ModbusMap, command: CommandMap, spec: CommandSpec, params: Params,
                  ) -> tuple[list[PlannedWrite], list[Expectation]]:
-    unknown = sorted(set(params) - set(spec.params))
-    if unknown:
-        raise CommandRefused(f"unknown params {unknown}")
+    problems = spec.problems(params)  # unknown, missing, wrong type, out of range
+    if problems:
+        raise CommandRefused("; ".join(problems))
     writes = []
     for step in command.write:
         point = m.points[step.point]
-        value = step.value if step.param is None else _param(
-            step.param, spec.params.get(step.param), params, step.default)
+        value = step.value if step.param is None else _param(step.param, params, step.default)
         assert value is not None
         try:
             encode(point, value, m.byte_order, m.word_order)
@@ -95,8 +82,7 @@ def plan_command(m: ModbusMap, command: CommandMap, spec: CommandSpec, params: P
         expect = []
         for c in command.confirm:
             point = m.points[c.point]
-            value = c.equals if c.param is None else _param(c.param, spec.params.get(c.param),
-                                                            params, None)
+            value = c.equals if c.param is None else _param(c.param, params, None)
             assert value is not None
             expect.append(Expectation(c.point, point, _index(point, c.index_param, spec,
                                                              params), value))

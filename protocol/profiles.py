@@ -73,14 +73,14 @@ class CommandSpec(StrictModel):
             value = params[name]
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             fits = {"bool": isinstance(value, bool), "str": isinstance(value, str),
-                    "int": numeric and float(value).is_integer(),  # type: ignore[arg-type]
-                    "float": numeric}[spec.type]
+                    "int": numeric and isinstance(value, int), "float": numeric}[spec.type]
             if not fits:
                 out.append(f"{name}: expected {spec.type}, got {value!r}")
-            elif numeric and spec.min is not None and value < spec.min:  # type: ignore[operator]
-                out.append(f"{name}: {value!r} is below {spec.min:g}")
-            elif numeric and spec.max is not None and value > spec.max:  # type: ignore[operator]
-                out.append(f"{name}: {value!r} is above {spec.max:g}")
+            elif numeric and ((spec.min is not None and value < spec.min)  # type: ignore[operator]
+                              or (spec.max is not None and value > spec.max)):  # type: ignore[operator]
+                low = "" if spec.min is None else f"{spec.min:g}"
+                high = "" if spec.max is None else f"{spec.max:g}"
+                out.append(f"{name}: {value!r} is outside {low}..{high}")
         return out
 
 

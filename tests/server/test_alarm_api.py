@@ -223,7 +223,7 @@ async def test_operator_actions_and_bad_input(tmp_path: Path, mqtt_broker: Broke
             # A command the profile lacks, or parameters outside its spec: 422, naming why.
             for body, why in (({"name": "format"}, "has no command 'format'"),
                               ({"name": "unlock", "params": {"duration_s": 9999}},
-                               "duration_s: 9999 is above 600"),
+                               "duration_s: 9999 is outside 1..600"),
                               ({"name": "unlock", "params": {"duration_s": "long"}},
                                "duration_s: expected int"),
                               ({"name": "lock", "params": {"force": True}},
