@@ -131,6 +131,7 @@ def _banner(config: ServerConfig, broker_url: str, password: str, simulated: boo
         f"  duty-desk wall   {url}/",
         f"  guard handheld   {url}/guard",
         f"  supervisor       {url}/reports",
+        f"  technician       {url}/devices",
         f"  API docs         {url}/docs",
         f"  health, metrics  {url}/healthz   {url}/metrics",
         f"  MQTT broker      {broker_url}",
