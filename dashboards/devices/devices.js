@@ -8,8 +8,8 @@
 // {type: "command_result"} and is matched by the command's id (commands.js).
 
 import { api, deviceView, LiveSocket, onUnauthorized } from "../shared/api.js";
-import { h, clear } from "../shared/dom.js";
-import { ensureSession, loadSite, requireLogin, wireSignOut } from "../shared/login.js";
+import { h, clear, renderScheduler } from "../shared/dom.js";
+import { checkSession, ensureSession, loadSite, requireLogin, wireSignOut } from "../shared/login.js";
 import { t, lang, setLang, onLangChange, translateStatic, pick, setTimeZone } from "../shared/i18n.js";
 import { STATUSES, statusCounts, relativeTime, keyMetrics, lostText, compareBy } from "./health.js";
 import { DetailPanel } from "./detail.js";
@@ -20,6 +20,7 @@ const $ = (id) => document.getElementById(id);
 const FILTERS = ["status", "profile", "zone", "node"];
 const CAN_OPERATE = new Set(["tech", "admin"]); // server/api/maintenance.py CAN_MAINTAIN (+ admin)
 
+const scheduleRender = renderScheduler(render); // one render per frame, however many changes
 const state = {
   site: null,
   zones: new Map(), // id -> zone (names)
@@ -50,7 +51,7 @@ const socket = new LiveSocket("/api/ws", {
     state.conn = status;
     renderConnection();
   },
-  beforeReconnect: checkSession,
+  beforeReconnect: () => checkSession(setUser),
 });
 
 // ------------------------------------------------------------------ state changes
@@ -130,28 +131,9 @@ function select(id) {
   scheduleRender();
 }
 
-async function checkSession() {
-  try {
-    setUser(await api.me());
-  } catch (err) {
-    if (err.status === 401 || err.status === 403) setUser(await requireLogin());
-  }
-}
 
 // ------------------------------------------------------------------ rendering
 
-let renderQueued = false;
-
-function scheduleRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  const run = () => {
-    renderQueued = false;
-    render();
-  };
-  if (document.visibilityState === "visible") requestAnimationFrame(run);
-  else setTimeout(run, 250);
-}
 
 function matches(d) {
   const f = state.filters;

@@ -42,3 +42,19 @@ export function replaceChildren(el, ...children) {
   append(el, children);
   return el;
 }
+
+/** A render coalescer: ``schedule()`` runs ``render`` once on the next frame however many
+ * changes asked for it (a hidden tab, where frames do not run, 250 ms later). */
+export function renderScheduler(render) {
+  let queued = false;
+  const run = () => {
+    queued = false;
+    render();
+  };
+  return function schedule() {
+    if (queued) return;
+    queued = true;
+    if (document.visibilityState === "visible") requestAnimationFrame(run);
+    else setTimeout(run, 250);
+  };
+}

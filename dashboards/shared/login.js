@@ -28,6 +28,16 @@ export async function ensureSession() {
   }
 }
 
+/** Before the live feed reconnects: is the session still valid?  If not, the login form
+ * (``onUser`` gets who signed in); a server that cannot be reached is the feed's business. */
+export async function checkSession(onUser) {
+  try {
+    onUser(await api.me());
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) onUser(await requireLogin());
+  }
+}
+
 /** A page's sign-out button: the live feed stops, the session ends, the login form
  * shows, and once someone signed in ``onUser(user)`` runs and the feed starts again. */
 export function wireSignOut(button, socket, onUser) {

@@ -5,7 +5,8 @@
 // the plan; GET /api/alarms adds the recent (cleared) alarms the snapshot may not carry.
 
 import { api, deviceView, LiveSocket, onUnauthorized } from "../shared/api.js";
-import { ensureSession, loadSite, requireLogin, wireSignOut } from "../shared/login.js";
+import { checkSession, ensureSession, loadSite, requireLogin, wireSignOut } from "../shared/login.js";
+import { renderScheduler } from "../shared/dom.js";
 import {
   t, lang, setLang, onLangChange, translateStatic, pick, setTimeZone, formatTime, formatDate,
 } from "../shared/i18n.js";
@@ -28,6 +29,7 @@ const state = {
   conn: "connecting",
 };
 
+const scheduleRender = renderScheduler(render); // one render per frame, however many changes
 const plan = new FloorPlan($("plan"), { onSelect: selectZone });
 const alarmList = new AlarmList($("alarm-list"), $("alarm-empty"), {
   onAck: acknowledge,
@@ -42,7 +44,7 @@ const socket = new LiveSocket("/api/ws", {
     state.conn = status;
     renderConnection();
   },
-  beforeReconnect: checkSession,
+  beforeReconnect: () => checkSession(setUser),
 });
 
 // ------------------------------------------------------------------ state changes
@@ -122,29 +124,9 @@ function selectZone(id) {
   }
 }
 
-async function checkSession() {
-  try {
-    await api.me();
-  } catch (err) {
-    if (err.status === 401 || err.status === 403) setUser(await requireLogin());
-  }
-}
 
 // ------------------------------------------------------------------ rendering
 
-let renderQueued = false;
-
-function scheduleRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  // A wall screen is visible, so frames run; a hidden tab still renders, just later.
-  const run = () => {
-    renderQueued = false;
-    render();
-  };
-  if (document.visibilityState === "visible") requestAnimationFrame(run);
-  else setTimeout(run, 250);
-}
 
 function activeAlarms() {
   return [...state.alarms.values()].filter((a) => ACTIVE.has(a.state));
