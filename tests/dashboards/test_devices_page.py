@@ -37,7 +37,7 @@ from protocol.reasons import lost_info
 from protocol.site import load_site
 from protocol.topics import DeviceMessage, NodeMessage, device_topic, node_topic
 from tests.conftest import Broker
-from tests.dashboards.support import artifact, chromium, collect_errors, log_in
+from tests.dashboards.support import artifact, desk_page, log_in
 from tests.dashboards.test_wall_page import EdgeNode
 from tests.e2e.support import ServerProcess, server_process
 
@@ -82,13 +82,8 @@ def live_server(mqtt_broker: Broker, tmp_path: Path) -> Iterator[ServerProcess]:
 @pytest.fixture
 def browser_page(live_server: ServerProcess) -> Iterator[Any]:
     """A 1920×1080 zh-CN page in Chromium; the test fails on any JavaScript error."""
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1920, "height": 1080},
-                                      locale="zh-CN")
-        pg = context.new_page()
-        errors = collect_errors(pg)
+    with desk_page() as pg:
         yield pg
-        assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 class SiteNode(EdgeNode):

@@ -50,15 +50,7 @@ class LossFloor(Floor):
 
 def _in_interview() -> LossFloor:
     """Everything born; S1 (searched) with officers O1, O2 in interrogation-1, now."""
-    floor = LossFloor()
-    floor.birth_everything()
-    floor.person("S1", sex="male")
-    floor.person("O1", role="officer")
-    floor.person("O2", role="officer")
-    floor.move("body-check-1", "S1", "O1", "O2")
-    floor.search("S1")
-    floor.move("interrogation-1", "S1", "O1", "O2")
-    return floor
+    return LossFloor().in_interview()
 
 
 def _latin_words(text: str, *allowed: str) -> list[str]:
