@@ -35,20 +35,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from protocol.config import StrictModel
-from protocol.reasons import (
-    DETAIL_TEXT,
-    MAX_INFO_CHARS,
-    Info,
-    InfoValue,
-    Lang,
-    decode_info,
-    detail_text,
-    encode_info,
-    lost_detail,
-)
-
-__all__ = ["DETAIL_TEXT", "MAX_INFO_CHARS", "DiagnosticThresholds", "Info", "InfoValue",
-           "Lang", "decode_info", "detail_text", "encode_info", "fault_detail"]
+from protocol.reasons import Info, decode_info, detail_text, lost_detail
 
 
 class DiagnosticThresholds(StrictModel):
@@ -158,7 +145,7 @@ def _field_adapter(name: str) -> TypeAdapter[Any]:
 
 # ---------------------------------------------------------------------- diagnosis info
 # The table of texts and its renderer are protocol/reasons.py's, shared with DeviceLost's
-# info; imported here too, where the camera's code has always found them.
+# info.
 
 
 def fault_detail(status: str, diagnosis: object, info_metric: object, fallback: str,

@@ -36,10 +36,9 @@ from types import TracebackType
 from edge.drivers.base import Driver, Metrics, MetricsChanged
 from edge.video.diagnostics import Diagnoser, DiagnosticThresholds, Verdict
 from edge.video.stream import Lost, Opened, Sample, StreamReader, StreamReport, redact
-from protocol.camera import encode_info
 from protocol.codec import now_ms
 from protocol.profiles import DeviceProfile
-from protocol.reasons import Info, InfoValue, lost_info
+from protocol.reasons import Info, InfoValue, encode_info, lost_info
 from protocol.site import DeviceRef
 from protocol.timing import to_real
 

@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from protocol.camera import DiagnosticThresholds, Info, InfoValue, detail_text
+from protocol.camera import DiagnosticThresholds
+from protocol.reasons import Info, InfoValue, detail_text
 
 __all__ = ["DIAGNOSES", "Diagnoser", "Diagnosis", "DiagnosticThresholds", "FrameFindings",
            "Verdict", "analyse", "changed_fraction"]

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 
 from edge.video.diagnostics import DiagnosticThresholds, FrameFindings, analyse
-from protocol.camera import Info, detail_text
+from protocol.reasons import Info, detail_text
 
 log = logging.getLogger(__name__)
 

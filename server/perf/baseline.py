@@ -13,10 +13,9 @@ from typing import Any
 
 import msgspec
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol import topics
-from protocol.transport import disable_nagle
+from protocol.transport import paho_client
 from server.perf.harness import BenchError
 
 KEEPALIVE_S = 600  # long: ``bench ingest`` pauses the consumer while the load piles up
@@ -40,9 +39,7 @@ def consumer_main(host: str, port: int, site: str, conn: Connection) -> None:
     def on_subscribe(*args: Any) -> None:
         conn.send("ready")
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="cw-bench-baseline",
-                         protocol=mqtt.MQTTv311, clean_session=True)
-    client.on_socket_open = lambda c, userdata, sock: disable_nagle(sock)
+    client = paho_client("cw-bench-baseline")
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message

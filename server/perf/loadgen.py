@@ -33,7 +33,6 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol import topics
 from protocol.codec import encode, now_ms
@@ -48,7 +47,7 @@ from protocol.messages import (
     NodeHeartbeat,
 )
 from protocol.topics import DeviceMessage, NodeMessage
-from protocol.transport import disable_nagle
+from protocol.transport import paho_client
 from server.perf.harness import BenchError
 from server.perf.site import DevicePlan, NodePlan
 
@@ -83,11 +82,9 @@ class NodeSession:
         self.acked = 0
         self.connected = False
         self.token = uuid.uuid4().hex[:8]
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cw-{site}-{node.id}",
-                                  protocol=mqtt.MQTTv311, clean_session=True)
+        self.client = paho_client(f"cw-{site}-{node.id}")
         self.client.will_set(topics.node_topic(site, node.id, NodeMessage.DEATH),
                              encode(NodeDeath(ts=now_ms(), bdseq=bdseq)), qos=1)
-        self.client.on_socket_open = lambda client, userdata, sock: disable_nagle(sock)
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
         self.client.connect(host, port, keepalive=keepalive)
